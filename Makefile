@@ -1,0 +1,80 @@
+# The course's commands. The README's two are `make lab` and `make test`;
+# both create the virtual environment in .venv on first use.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+STAMP := $(VENV)/.installed
+KERNEL_NAME := next-token-course
+# JupyterLab refuses to run as root without this flag (containers, CI).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+SUBMISSIONS ?= submissions
+OUT ?= grading-output
+
+.PHONY: help install lab test lint format student bench grade lock clean
+
+help:
+	@echo "make lab      set up .venv (first time) and open JupyterLab on the course"
+	@echo "make test     set up .venv (first time) and run every test"
+	@echo "make student  regenerate notebooks/ from solutions/"
+	@echo "make bench    benchmarks against scipy / Hugging Face-style / nbgrader"
+	@echo "make grade SUBMISSIONS=dir OUT=dir   grade a class"
+	@echo "make format   apply ruff's formatting and lint fixes"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	  -c $(CONSTRAINTS) -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
+	  --display-name "Python 3 (next-token course)" >/dev/null
+	@touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	  --ServerApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
+	  $(ROOT_FLAG) $(LAB_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	@mkdir -p build
+	$(BIN)/python -m pytest -n 2 --dist loadscope --junitxml=build/test-results.xml \
+	  $(PYTEST_ARGS)
+
+student: $(STAMP)
+	$(BIN)/python -m tools.make_student $(STUDENT_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	  -c $(CONSTRAINTS) -e ".[test,instructor]"
+	$(BIN)/python -m bench
+
+grade: $(STAMP)
+	$(BIN)/python -m utils.grading "$(SUBMISSIONS)" --out "$(OUT)" $(GRADE_ARGS)
+
+# Re-resolve the newest versions allowed by pyproject.toml into the lock.
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet -e ".[test,instructor]"
+	{ sed -n '1,3p' $(CONSTRAINTS); build/lock-venv/bin/python -m pip freeze \
+	  --exclude-editable | grep -v -iE '^(pip|setuptools|wheel)=='; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@echo "Updated $(CONSTRAINTS); now update environment.yml to match."
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

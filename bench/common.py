@@ -1,0 +1,68 @@
+"""Small timing and memory helpers shared by the benchmark scripts.
+
+Timings are medians of repeated calls measured in the same process and run,
+so ratios between implementations are meaningful even on a noisy machine.
+Peak extra memory is measured with `tracemalloc`, which NumPy reports its
+array allocations to.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+
+
+def median_seconds(*functions, blocks: int = 7, calls: int = 15) -> list[float]:
+    """Median wall time of one call of each function.
+
+    Each function runs `calls` times in a row (its steady state: the memory
+    allocator then serves it as it would in a loop of real use), and these
+    runs alternate between the functions `blocks` times, so that a slow
+    spell of a shared machine hits all of them alike.
+    """
+    times: list[list[float]] = [[] for _ in functions]
+    for _ in range(blocks):
+        for function, samples in zip(functions, times, strict=True):
+            function()  # settle the allocator and caches for this function
+            for _ in range(calls):
+                begin = time.perf_counter()
+                function()
+                samples.append(time.perf_counter() - begin)
+    return [statistics.median(samples) for samples in times]
+
+
+def peak_extra_bytes(function) -> int:
+    """Peak memory allocated during `function()` beyond what was live before it.
+
+    The result returned by `function` counts (it is allocated during the call).
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        result = function()
+        _, peak = tracemalloc.get_traced_memory()
+        del result
+    finally:
+        tracemalloc.stop()
+    return peak - before
+
+
+def format_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    line = "  ".join(f"{{:>{w}}}" for w in widths)
+    print(line.format(*header))
+    print(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(line.format(*row))
