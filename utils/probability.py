@@ -135,9 +135,9 @@ def _sum_exp(values: np.ndarray, shift, axis: int | None) -> np.ndarray:
     rows = _as_rows(values, axis)
     with np.errstate(over="ignore"):  # only ever an exponent -> -inf, exp -> 0
         if rows is None:
-            exponents = values * values.dtype.type(_LOG2_E)
-            if shift is not None:
-                np.subtract(exponents, shift * values.dtype.type(_LOG2_E), out=exponents)
+            # Shift first: scaling a huge score before the shift would overflow.
+            exponents = values.copy() if shift is None else np.subtract(values, shift)
+            np.multiply(exponents, exponents.dtype.type(_LOG2_E), out=exponents)
             return _keepdims_sums(np.exp2(exponents, out=exponents), axis)
         n_rows, width = rows.shape
         if shift is not None:
@@ -177,7 +177,8 @@ def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
             # One division per row, then a multiplication per entry.
             inverse_totals = (1.0 / _keepdims_sums(out, axis)).astype(out.dtype)
             np.multiply(out, inverse_totals, out=out)
-    return out.astype(dtype, copy=False)
+        # float16 input: a log-probability below -65504 rounds to -inf, as it should.
+        return out.astype(dtype, copy=False)
 
 
 def softmax(logits, axis=-1, *, temperature=1.0, mask=None) -> np.ndarray:
@@ -228,7 +229,8 @@ def logsumexp(logits, axis=-1, *, keepdims=False, mask=None) -> np.ndarray:
     """
     scores, axis, _, dtype = _prepare(logits, axis, 1.0, mask)
     row_max = _row_max(scores, axis, mask is not None)
-    result = (row_max + np.log(_sum_exp(scores, row_max, axis))).astype(dtype)
+    with np.errstate(over="ignore"):
+        result = (row_max + np.log(_sum_exp(scores, row_max, axis))).astype(dtype)
     if keepdims:
         return result
     return result.reshape(()) if axis is None else np.squeeze(result, axis=axis)

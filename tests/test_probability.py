@@ -1,0 +1,364 @@
+"""utils.probability: hand-computed cases, properties against scipy.special, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import utils
+from utils import entropy, log_softmax, logsumexp, naive_softmax, softmax
+
+FLOAT_DTYPES = [np.float16, np.float32, np.float64]
+
+
+# --- tolerances derived from the dtype --------------------------------------------------------
+def _eps(dtype) -> tuple[float, float]:
+    """(eps of the dtype the result is stored in, eps of the dtype it is computed in)."""
+    out = float(np.finfo(dtype).eps)
+    compute = float(np.finfo(np.float32).eps) if dtype == np.float16 else out
+    return out, compute
+
+
+def probability_tolerance(dtype, n: int) -> dict:
+    out, compute = _eps(dtype)
+    tol = 2 * out + 16 * compute * math.sqrt(n)
+    return {"rtol": tol, "atol": tol}
+
+
+def log_tolerance(dtype, n: int) -> dict:
+    out, compute = _eps(dtype)
+    return {"rtol": 4 * compute + 2 * out, "atol": 16 * compute * (1 + math.log(n))}
+
+
+# --- hand-computed three-token cases ---------------------------------------------------------
+# z = [2, 1, 0]: exp(z) = [e^2, e, 1], sum = e^2 + e + 1 = 11.107337927...
+THREE = np.array([2.0, 1.0, 0.0])
+THREE_SUM = math.e**2 + math.e + 1
+THREE_PROBS = np.array([math.e**2, math.e, 1.0]) / THREE_SUM
+
+
+def test_softmax_of_three_tokens_matches_hand_computation():
+    np.testing.assert_allclose(softmax(THREE), THREE_PROBS, rtol=1e-15)
+    np.testing.assert_allclose(softmax(THREE).round(4), [0.6652, 0.2447, 0.0900])
+
+
+def test_log_softmax_and_logsumexp_of_three_tokens():
+    assert logsumexp(THREE) == pytest.approx(math.log(THREE_SUM), rel=1e-15)
+    np.testing.assert_allclose(log_softmax(THREE), THREE - math.log(THREE_SUM), rtol=1e-15)
+
+
+def test_mask_renormalizes_over_the_candidates_only():
+    # Candidates "cat" and "dog" only: e^2 / (e^2 + e) = e / (e + 1).
+    probs = softmax(THREE, mask=[True, True, False])
+    np.testing.assert_allclose(probs, [math.e / (math.e + 1), 1 / (math.e + 1), 0.0], rtol=1e-15)
+    logp = log_softmax(THREE, mask=[True, True, False])
+    assert logp[2] == -np.inf
+    assert logsumexp(THREE, mask=[True, True, False]) == pytest.approx(
+        math.log(math.e**2 + math.e), rel=1e-15
+    )
+
+
+def test_temperature_divides_the_scores():
+    # T = 2: softmax([1, 0.5, 0]).
+    expected = np.exp([1.0, 0.5, 0.0]) / np.exp([1.0, 0.5, 0.0]).sum()
+    np.testing.assert_allclose(softmax(THREE, temperature=2.0), expected, rtol=1e-14)
+    np.testing.assert_allclose(log_softmax(THREE, temperature=2.0), np.log(expected), rtol=1e-14)
+
+
+def test_large_scores_where_the_naive_formula_overflows():
+    scores = np.array([1000.0, 999.0, 998.0])  # same differences as THREE
+    np.testing.assert_allclose(softmax(scores), THREE_PROBS, rtol=1e-14)
+    assert logsumexp(scores) == pytest.approx(998.0 + math.log(THREE_SUM), rel=1e-15)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        naive = naive_softmax(scores)
+    assert np.isnan(naive).all()
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+
+
+def test_negative_infinity_entries_get_probability_zero():
+    scores = np.array([0.0, -np.inf, 0.0])
+    np.testing.assert_array_equal(softmax(scores), [0.5, 0.0, 0.5])
+    assert log_softmax(scores)[1] == -np.inf
+    assert logsumexp(scores) == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_extreme_finite_scores_in_every_dtype(dtype):
+    big = np.finfo(dtype).max
+    scores = np.array([big, -big, 0.0], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probs = softmax(scores)
+        logp = log_softmax(scores)
+        total = logsumexp(scores)
+    np.testing.assert_array_equal(probs, np.array([1, 0, 0], dtype=dtype))
+    assert probs.dtype == logp.dtype == total.dtype == dtype
+    assert logp[0] == 0
+    assert total == big
+
+
+def test_public_names_at_the_package_top():
+    for name in ["softmax", "log_softmax", "logsumexp", "naive_softmax", "entropy"]:
+        assert getattr(utils, name) is getattr(utils.probability, name)
+
+
+# --- dtype, shape, axis ------------------------------------------------------------------------
+@pytest.mark.parametrize("function", [softmax, log_softmax])
+def test_integers_become_float64_and_floats_keep_their_dtype(function):
+    assert function([1, 2, 3]).dtype == np.float64
+    for dtype in FLOAT_DTYPES:
+        assert function(np.array([1, 2, 3], dtype=dtype)).dtype == dtype
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, None])
+def test_any_axis_and_batch_shape(axis):
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 3, size=(2, 3, 4))
+    np.testing.assert_allclose(softmax(scores, axis=axis), scipy.special.softmax(scores, axis=axis))
+    np.testing.assert_allclose(
+        log_softmax(scores, axis=axis), scipy.special.log_softmax(scores, axis=axis)
+    )
+    np.testing.assert_allclose(
+        logsumexp(scores, axis=axis), scipy.special.logsumexp(scores, axis=axis)
+    )
+    np.testing.assert_allclose(
+        logsumexp(scores, axis=axis, keepdims=True),
+        scipy.special.logsumexp(scores, axis=axis, keepdims=True),
+    )
+
+
+def test_non_contiguous_input():
+    scores = np.random.default_rng(1).normal(size=(6, 8))[::2, ::3]
+    np.testing.assert_allclose(softmax(scores), scipy.special.softmax(scores, axis=-1))
+    np.testing.assert_allclose(logsumexp(scores.T, axis=0), scipy.special.logsumexp(scores, axis=1))
+
+
+@pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
+def test_input_is_never_modified(function):
+    scores = np.array([[3.0, -np.inf, 1.0], [0.5, 0.25, 0.0]], dtype=np.float32)
+    before = scores.copy()
+    function(scores)
+    function(scores, mask=np.array([True, False, True]))
+    np.testing.assert_array_equal(scores, before)
+
+
+# --- properties against scipy.special ---------------------------------------------------------
+@st.composite
+def logits_arrays(draw, *, allow_negative_infinity=True):
+    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=7))
+    limit = float(np.finfo(dtype).max)
+    magnitude = draw(st.sampled_from([1.0, 30.0, 1e3, limit / 4, limit]))
+    magnitude = min(magnitude, limit)
+    width = np.finfo(dtype).bits
+    elements = st.floats(-magnitude, magnitude, width=width, allow_nan=False)
+    scores = draw(hnp.arrays(dtype, shape, elements=elements))
+    axis = draw(st.sampled_from([*range(-len(shape), len(shape)), None]))
+    if allow_negative_infinity and draw(st.booleans()):
+        # Knock out some entries, but leave every row along `axis` a finite maximum.
+        holes = draw(hnp.arrays(np.bool_, shape))
+        keep = np.zeros(shape, bool)
+        if axis is None:
+            keep.flat[np.argmax(scores)] = True
+        else:
+            np.put_along_axis(keep, np.argmax(scores, axis=axis, keepdims=True), True, axis=axis)
+        scores = np.where(holes & ~keep, dtype(-np.inf), scores)
+    return scores, axis
+
+
+def _row_length(scores, axis) -> int:
+    return scores.size if axis is None else scores.shape[axis]
+
+
+@settings(max_examples=150, deadline=None)
+@given(logits_arrays())
+def test_agrees_with_scipy_special(case):
+    scores, axis = case
+    n = _row_length(scores, axis)
+    reference = scores.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning for any finite input
+        probs, logp, total = (
+            softmax(scores, axis=axis),
+            log_softmax(scores, axis=axis),
+            logsumexp(scores, axis=axis),
+        )
+    assert probs.dtype == logp.dtype == total.dtype == scores.dtype
+    np.testing.assert_allclose(
+        probs, scipy.special.softmax(reference, axis=axis), **probability_tolerance(scores.dtype, n)
+    )
+    expected_logp = scipy.special.log_softmax(reference, axis=axis)
+    with np.errstate(over="ignore"):  # below -max of the dtype: -inf is the right answer
+        expected_logp = expected_logp.astype(scores.dtype).astype(np.float64)
+    np.testing.assert_array_equal(np.isneginf(logp), np.isneginf(expected_logp))
+    finite = np.isfinite(expected_logp)
+    np.testing.assert_allclose(
+        logp[finite], expected_logp[finite], **log_tolerance(scores.dtype, n)
+    )
+    expected_total = scipy.special.logsumexp(reference, axis=axis)
+    if np.all(np.abs(expected_total) <= np.finfo(scores.dtype).max):  # representable
+        np.testing.assert_allclose(total, expected_total, **log_tolerance(scores.dtype, n))
+
+
+@settings(max_examples=100, deadline=None)
+@given(logits_arrays())
+def test_rows_sum_to_one(case):
+    scores, axis = case
+    sums = softmax(scores, axis=axis).astype(np.float64).sum(axis=axis)
+    tolerance = probability_tolerance(scores.dtype, _row_length(scores, axis))["atol"]
+    np.testing.assert_allclose(sums, 1.0, rtol=0, atol=tolerance * _row_length(scores, axis))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.integers(1, 12), elements=st.integers(-1000, 1000).map(float)),
+    st.integers(-(10**6), 10**6).map(float),
+)
+def test_shift_invariance(scores, shift):
+    # Integer scores and shifts keep `scores + shift` exact in float64.
+    np.testing.assert_allclose(softmax(scores + shift), softmax(scores), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        log_softmax(scores + shift), log_softmax(scores), rtol=1e-12, atol=1e-9
+    )
+    assert logsumexp(scores + shift) == pytest.approx(logsumexp(scores) + shift, rel=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(logits_arrays(allow_negative_infinity=False))
+def test_monotone_higher_score_never_gets_lower_probability(case):
+    scores, _ = case
+    rows = scores.reshape(-1, scores.shape[-1])
+    probs = softmax(rows)
+    order = np.argsort(rows, axis=-1, kind="stable")
+    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    assert (np.diff(sorted_probs.astype(np.float64), axis=-1) >= 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.integers(2, 10), elements=st.floats(-50, 50), unique=True).filter(
+        lambda s: np.sort(s)[-1] - np.sort(s)[-2] > 1e-3
+    )
+)
+def test_temperature_towards_zero_approaches_one_hot(scores):
+    winner = np.argmax(scores)
+    top = [softmax(scores, temperature=t)[winner] for t in (1.0, 0.1, 0.01, 1e-3, 1e-5)]
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(top))
+    one_hot = np.eye(scores.size)[winner]
+    gap = np.sort(scores)[-1] - np.sort(scores)[-2]
+    np.testing.assert_allclose(softmax(scores, temperature=gap / 100), one_hot, atol=1e-30)
+
+
+def test_temperature_towards_infinity_approaches_uniform():
+    np.testing.assert_allclose(softmax(THREE, temperature=1e9), np.full(3, 1 / 3), rtol=1e-8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.integers(2, 10), elements=st.floats(-100, 100)),
+    st.data(),
+)
+def test_mask_equals_softmax_over_the_subset(scores, data):
+    mask = data.draw(hnp.arrays(np.bool_, scores.shape))
+    assume(mask.any())
+    probs = softmax(scores, mask=mask)
+    np.testing.assert_array_equal(probs[~mask], 0.0)
+    np.testing.assert_allclose(probs[mask], scipy.special.softmax(scores[mask]), rtol=1e-12)
+
+
+# --- entropy ----------------------------------------------------------------------------------
+def test_entropy_hand_computed():
+    assert entropy([0.5, 0.5], base=2) == pytest.approx(1.0)
+    assert entropy(np.full(4, 0.25)) == pytest.approx(math.log(4))
+    assert entropy([1.0, 0.0, 0.0]) == 0.0
+    np.testing.assert_allclose(entropy([[1.0, 0.0], [0.5, 0.5]]), [0.0, math.log(2)])
+
+
+def test_entropy_agrees_with_scipy_stats():
+    import scipy.stats
+
+    probs = softmax(np.random.default_rng(3).normal(size=(4, 9)))
+    np.testing.assert_allclose(entropy(probs), scipy.stats.entropy(probs, axis=-1), rtol=1e-12)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+BAD_LOGITS = [
+    ([], ValueError, "empty"),
+    (np.zeros((3, 0)), ValueError, "empty"),
+    (["a", "b"], TypeError, "real numbers"),
+    ([1 + 2j, 0], TypeError, "complex"),
+    ([True, False], TypeError, "bool"),
+    ([[1.0, 2.0], [3.0]], TypeError, "rectangular"),
+    ([1.0, np.nan], ValueError, "NaN"),
+    ([1.0, np.inf], ValueError, r"\+inf"),
+    ([-np.inf, -np.inf], ValueError, "no candidate"),
+    (3.0, ValueError, "single number"),
+]
+
+
+@pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
+@pytest.mark.parametrize(("logits", "error", "message"), BAD_LOGITS)
+def test_bad_logits_get_a_clear_error(function, logits, error, message):
+    with pytest.raises(error, match=message):
+        function(logits)
+
+
+@pytest.mark.parametrize(
+    ("temperature", "error", "message"),
+    [
+        (0, ValueError, "greedy"),
+        (0.0, ValueError, "greedy"),
+        (-1.0, ValueError, "> 0"),
+        (float("nan"), ValueError, "NaN"),
+        (float("inf"), ValueError, "infinite"),
+        ("hot", TypeError, "temperature"),
+        (None, TypeError, "temperature"),
+        (True, TypeError, "temperature"),
+    ],
+)
+@pytest.mark.parametrize("function", [softmax, log_softmax])
+def test_bad_temperature(function, temperature, error, message):
+    with pytest.raises(error, match=message):
+        function(THREE, temperature=temperature)
+
+
+@pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
+def test_bad_axis_and_mask(function):
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        function(np.zeros((2, 3)), axis=2)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        function(THREE, axis=1.5)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        function(np.zeros((2, 3)), mask=np.ones(2, bool))
+    with pytest.raises(TypeError, match="boolean"):
+        function(THREE, mask=[1, 0, 1])
+    with pytest.raises(ValueError, match="masked out"):
+        function(np.zeros((2, 3)), mask=np.array([[True, False, False], [False, False, False]]))
+
+
+def test_nan_error_names_the_position():
+    with pytest.raises(ValueError, match=r"at index \(1, 2\)"):
+        softmax(np.array([[0.0, 1.0, 2.0], [0.0, 1.0, np.nan]]))
+
+
+@pytest.mark.parametrize(
+    ("probs", "message"),
+    [
+        ([0.5, 0.6], "do not sum to 1"),
+        ([1.5, -0.5], "negative"),
+        ([0.5, np.nan], "NaN"),
+        ([], "empty"),
+    ],
+)
+def test_entropy_bad_input(probs, message):
+    with pytest.raises(ValueError, match=message):
+        entropy(probs)
