@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 SUBMISSIONS ?= submissions
 OUT ?= grading-output
 
-.PHONY: help install lab test lint format student bench grade lock clean
+.PHONY: help install lab test lint format student solutions bench grade lock clean
 
 help:
 	@echo "make lab      set up .venv (first time) and open JupyterLab on the course"
@@ -51,13 +51,21 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Strict nbval on solutions/ (stored outputs are the reference; the kernel is
+# the one named in each notebook, this venv's); tests/ runs the student
+# notebooks itself. --dist loadscope keeps each notebook on one worker.
 test: lint
 	@mkdir -p build
 	$(BIN)/python -m pytest -n 2 --dist loadscope --junitxml=build/test-results.xml \
-	  $(PYTEST_ARGS)
+	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 \
+	  tests solutions $(PYTEST_ARGS)
 
 student: $(STAMP)
 	$(BIN)/python -m tools.make_student $(STUDENT_ARGS)
+
+# Re-execute solutions/ in place to store their outputs (authors only).
+solutions: $(STAMP)
+	$(BIN)/python -m tools.refresh_solutions $(SOLUTIONS_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \

@@ -1,0 +1,526 @@
+"""`utils.checks`: statuses, diagnostics, plain-data outcomes, nbgrader mode.
+
+The exercises here are built in the test from `utils.probability`, so the
+checks are tested independently of the lessons' own specs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import re
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+from utils import check
+from utils.checks import CaseOutcome, CheckResult, evaluate, run_case
+from utils.exercises import Case, Exercise, collect
+from utils.probability import log_softmax, logsumexp, naive_softmax, softmax
+
+MATRIX = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 9.0], [0.5, 0.0, -1.0]])
+LARGE_FLOAT32 = np.array([[1000.0, 999.0, 990.0], [-5.0, 0.0, 2.0]], dtype=np.float32)
+
+SOFTMAX = Exercise(
+    id="99.softmax",
+    title="Softmax",
+    points=3,
+    answer_name="softmax",
+    kind="function",
+    reference=softmax,
+    visible_cases=(
+        Case(args=(np.array([2.0, 1.0, 0.1]),), label="three scores"),
+        Case(args=(MATRIX,), label="a batch of three rows"),
+        Case(args=(LARGE_FLOAT32,), label="scores near 1000 (float32)"),
+    ),
+    rtol=1e-5,
+    atol=1e-7,
+)
+LOGSUMEXP = Exercise(
+    id="99.logsumexp",
+    title="Log-sum-exp",
+    points=2,
+    answer_name="logsumexp",
+    kind="function",
+    reference=logsumexp,
+    visible_cases=(Case(args=(MATRIX,), label="a batch of three rows"),),
+)
+LOG_SOFTMAX = Exercise(
+    id="99.log_softmax",
+    title="Log-softmax",
+    points=2,
+    answer_name="log_softmax",
+    kind="function",
+    reference=log_softmax,
+    visible_cases=(
+        Case(args=(MATRIX,), label="a batch of three rows"),
+        Case(args=(np.array([0.0, -800.0]),), label="a very unlikely token"),
+    ),
+)
+VALUE = Exercise(
+    id="99.probability",
+    title="A probability",
+    points=1,
+    answer_name="answer",
+    kind="value",
+    reference=lambda: 0.123456,
+)
+
+
+def run(exercise: Exercise, answer) -> CheckResult:
+    cases = exercise.check_cases
+    return evaluate(exercise, cases, [run_case(answer, exercise, case) for case in cases])
+
+
+def unfinished(*args, **kwargs):
+    raise NotImplementedError("Exercise 99.x: replace this line with your code")
+
+
+# --- The four statuses -------------------------------------------------------
+
+
+def test_passed_reports_every_case():
+    result = run(SOFTMAX, softmax)
+    assert result.status == "passed"
+    assert (result.passed, result.total, result.points, result.max_points) == (3, 3, 3.0, 3.0)
+    assert result.text == "[passed] 99.softmax — 3/3 cases passed."
+    assert repr(result) == str(result) == result.text
+
+
+def test_not_attempted_when_the_stub_still_raises():
+    result = run(SOFTMAX, unfinished)
+    assert result.status == "not_attempted"
+    assert result.points == 0
+    assert result.text == (
+        "[not attempted] 99.softmax — replace the NotImplementedError in your softmax with "
+        "your code, then run this cell again."
+    )
+
+
+@pytest.mark.parametrize("stub", [None, Ellipsis])
+def test_value_not_attempted(stub):
+    result = run(VALUE, stub)
+    assert result.status == "not_attempted"
+    assert result.message.startswith("answer is still None")
+
+
+def test_error_names_the_exception_and_the_line():
+    def buggy(logits):
+        total = np.exp(logits).sum()
+        return total / 0 if isinstance(total, int) else {}["missing"]
+
+    result = run(SOFTMAX, buggy)
+    assert result.status == "error"
+    assert result.text.startswith('[error] 99.softmax — case "three scores": KeyError: ')
+    line = inspect.getsourcelines(buggy)[1] + 2
+    assert f"in your buggy, line {line}: `return total / 0 if isinstance" in result.message
+    assert "(0/3 cases passed)" in result.message
+
+
+def test_error_message_hides_memory_addresses():
+    def leaky(logits):
+        raise ValueError(f"cannot use {object()}")
+
+    message = run(SOFTMAX, leaky).message
+    assert "0x" not in message
+    assert "ValueError: cannot use <object object>" in message
+
+
+def test_failed_with_partial_credit():
+    def only_small(logits):
+        return naive_softmax(logits)
+
+    result = run(SOFTMAX, only_small)
+    assert result.status == "failed"
+    assert (result.passed, result.total) == (2, 3)
+    assert result.points == pytest.approx(2.0)
+    no_partial = Exercise(**{**SOFTMAX.__dict__, "partial_credit": False})
+    assert run(no_partial, only_small).points == 0.0
+
+
+def test_value_exercise_passes_and_fails_without_revealing_the_value():
+    assert run(VALUE, 0.123456).text == "[passed] 99.probability — correct."
+    failed = run(VALUE, 0.2)
+    assert failed.status == "failed"
+    assert "0.12" not in failed.message
+    assert "largest relative error 6e-1" in failed.message
+
+
+def test_not_a_function_for_a_function_exercise():
+    result = run(SOFTMAX, softmax(np.array([1.0, 2.0])))
+    assert result.status == "error"
+    assert 'pass the function without calling it, e.g. check("99.softmax", softmax)' in (
+        result.message
+    )
+
+
+# --- Diagnostics, one wrong answer each --------------------------------------
+
+
+def test_naive_softmax_overflows_on_large_float32_scores():
+    result = run(SOFTMAX, naive_softmax)
+    assert result.status == "failed"
+    assert result.message.startswith(
+        'case "scores near 1000 (float32)": the result contains inf or NaN — exp overflowed; '
+        "subtract the row maximum first."
+    )
+    assert "RuntimeWarning: overflow encountered in exp" in result.message
+
+
+def test_nonfinite_without_warning_still_explains():
+    def silent_overflow(logits):
+        with np.errstate(all="ignore"):
+            return naive_softmax(logits)
+
+    message = run(SOFTMAX, silent_overflow).message
+    assert "inf or NaN where every expected value is finite" in message
+
+
+def test_softmax_over_the_wrong_axis():
+    message = run(SOFTMAX, lambda logits: softmax(logits, axis=0)).message
+    assert message.startswith('case "a batch of three rows": the result sums to 1 along axis 0')
+    assert "wrong axis" in message
+
+
+def test_logsumexp_over_the_wrong_axis_via_the_reference():
+    message = run(LOGSUMEXP, lambda logits: logsumexp(logits, axis=0)).message
+    assert "matches the reference computed along axis 0" in message
+    assert "axis=-1" in message
+
+
+def test_logsumexp_plus_one_is_off_by_a_constant():
+    message = run(LOGSUMEXP, lambda logits: logsumexp(logits) + 1.0).message
+    assert "off by a constant" in message
+
+
+def test_log_softmax_missing_the_normalizer_is_off_by_a_constant_per_row():
+    message = run(LOG_SOFTMAX, lambda logits: logits - logits.max(axis=-1, keepdims=True)).message
+    assert "off by a constant along the last axis" in message
+
+
+def test_log2_instead_of_natural_log_is_a_constant_factor():
+    message = run(LOGSUMEXP, lambda logits: logsumexp(logits) / np.log(2.0)).message
+    assert "off by a constant factor" in message
+
+
+def test_log_of_underflowed_probabilities():
+    message = run(LOG_SOFTMAX, lambda logits: np.log(naive_softmax(logits))).message
+    assert 'case "a very unlikely token": the result contains inf or NaN — log(0)' in message
+
+
+def test_rows_that_do_not_sum_to_one():
+    message = run(SOFTMAX, lambda logits: np.exp(logits - np.max(logits, -1, keepdims=True)))
+    assert "do not sum to 1" in message.message
+
+
+def test_negative_probabilities():
+    message = run(SOFTMAX, lambda logits: softmax(logits) - 0.5).message
+    assert "negative probabilities" in message
+
+
+def test_wrong_shape_names_both_shapes_only():
+    message = run(LOGSUMEXP, lambda logits: logsumexp(logits, keepdims=True)).message
+    assert "the result is an array of shape (3, 1); expected an array of shape (3,)" in message
+
+
+def test_returning_nothing():
+    def forgot_return(logits):
+        softmax(logits)
+
+    message = run(SOFTMAX, forgot_return).message
+    assert "the result is None — did your softmax forget to `return` it?" in message
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text"),
+    [
+        (lambda logits: "0.1, 0.2", "the result is a string; expected an array of numbers"),
+        (lambda logits: print, "the result is a builtin_function_or_method"),
+        (lambda logits: softmax(logits) > 0.3, "holds True/False values"),
+        (lambda logits: softmax(logits).astype(complex), "holds complex numbers"),
+    ],
+)
+def test_not_numbers(answer, expected_text):
+    assert expected_text in run(SOFTMAX, answer).message
+
+
+def test_a_list_of_numbers_is_accepted():
+    assert run(SOFTMAX, lambda logits: softmax(logits).tolist()).status == "passed"
+
+
+def test_modified_input_is_reported_even_when_the_values_are_right():
+    def in_place(logits):
+        logits -= logits.max(axis=-1, keepdims=True)
+        return softmax(logits)
+
+    result = run(SOFTMAX, in_place)
+    assert result.status == "failed"
+    assert "changed its input in place (argument logits)" in result.message
+
+
+def test_input_is_protected_from_the_answer():
+    case = SOFTMAX.visible_cases[1]
+    before = case.args[0].copy()
+
+    def vandal(logits):
+        logits[:] = 0
+        return softmax(before)
+
+    run(SOFTMAX, vandal)
+    np.testing.assert_array_equal(case.args[0], before)
+
+
+def test_values_differ_reports_relative_error_and_count():
+    def slightly_off(logits):
+        probabilities = softmax(logits)
+        return probabilities + np.where(probabilities == probabilities.max(), -0.01, 0.005)
+
+    message = run(SOFTMAX, slightly_off).message
+    assert re.search(
+        r"3 of 3 values of the result differ from the reference \(largest "
+        r"relative error \de-\d\)",
+        message,
+    )
+
+
+def test_runtime_warning_on_a_correct_answer_passes_with_a_note():
+    def noisy(logits):
+        with np.errstate(over="warn"):
+            np.exp(np.float32(1000.0))
+        return softmax(logits)
+
+    result = run(SOFTMAX, noisy)
+    assert result.status == "passed"
+    assert result.message == (
+        '3/3 cases passed. Note: case "three scores" (and 2 more case(s)) emitted '
+        "RuntimeWarning: overflow encountered in exp."
+    )
+
+
+def test_warnings_are_recorded_not_raised():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outcome = run_case(naive_softmax, SOFTMAX, SOFTMAX.visible_cases[2])
+    assert outcome.status == "ok"
+    assert "RuntimeWarning: overflow encountered in exp" in outcome.warnings
+
+
+def test_exercise_diagnose_wins_and_a_broken_one_is_ignored():
+    def diagnose(case, expected, got):
+        return "you divided instead of multiplied" if np.ndim(got) else None
+
+    spec = Exercise(**{**LOGSUMEXP.__dict__, "diagnose": diagnose})
+    assert run(spec, lambda x: logsumexp(x) + 1).message.endswith(
+        "you divided instead of multiplied"
+    )
+
+    def broken(case, expected, got):
+        raise RuntimeError("bug in the diagnosis")
+
+    spec = Exercise(**{**LOGSUMEXP.__dict__, "diagnose": broken})
+    assert "off by a constant" in run(spec, lambda x: logsumexp(x) + 1).message
+
+
+def test_check_dtype_when_the_spec_asks():
+    spec = Exercise(**{**SOFTMAX.__dict__, "check_dtype": True})
+    message = run(spec, lambda logits: softmax(np.asarray(logits, dtype=np.float64))).message
+    assert "has dtype float64; expected float32" in message
+    assert run(spec, softmax).status == "passed"
+
+
+def test_integer_results_must_be_integers():
+    spec = Exercise(
+        id="99.top",
+        title="Top token",
+        points=1,
+        answer_name="top",
+        kind="function",
+        reference=lambda scores: np.argmax(scores),
+        visible_cases=(Case(args=(np.array([0.1, 3.0, 2.0]),)),),
+    )
+    assert run(spec, lambda scores: float(np.argmax(scores))).message.startswith(
+        'case "case 1": the result holds float64 values; expected integers'
+    )
+    assert (
+        run(spec, lambda scores: 0).message
+        == 'case "case 1": the result differs from the reference.'
+    )
+    assert run(spec, lambda scores: int(np.argmax(scores))).status == "passed"
+
+
+def test_structured_results():
+    spec = Exercise(
+        id="99.pair",
+        title="Pair",
+        points=1,
+        answer_name="pair",
+        kind="function",
+        reference=lambda x: (np.argmax(x), float(np.max(x)), "ok"),
+        visible_cases=(Case(args=(np.array([0.5, 2.0]),), label="two"),),
+    )
+    assert run(spec, lambda x: [np.argmax(x), float(np.max(x)), "OK "]).status == "passed"
+    assert "has 2 items; expected 3" in run(spec, lambda x: (1, 2.0)).message
+    assert "item 1 of the result differs" in run(spec, lambda x: (1, 3.0, "ok")).message
+
+
+def test_messages_never_contain_expected_values():
+    expected = softmax(MATRIX)
+    for answer in (
+        lambda x: softmax(x) * 0.9,
+        lambda x: softmax(x, axis=0),
+        lambda x: softmax(x)[:, :2],
+        lambda x: softmax(x) + 0.01,
+    ):
+        message = run(SOFTMAX, answer).message
+        for value in expected.ravel():
+            assert f"{value:.4g}" not in message
+
+
+def test_result_is_deterministic():
+    assert run(SOFTMAX, naive_softmax).text == run(SOFTMAX, naive_softmax).text
+
+
+# --- Presentation ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "label"),
+    [(softmax, "passed"), (naive_softmax, "failed"), (unfinished, "not attempted")],
+)
+def test_html_badge_says_the_status_in_words(answer, label):
+    page = run(SOFTMAX, answer)._repr_html_()
+    assert f'aria-label="check {label}"' in page
+    assert f"</span> {label}</span>" in page
+    assert "<code>99.softmax</code>" in page
+
+
+def test_html_escapes_the_message_and_shows_the_hint():
+    spec = Exercise(**{**SOFTMAX.__dict__, "hint": "use <max>"})
+    page = run(spec, lambda logits: "<script>")._repr_html_()
+    assert "<script>" not in page
+    assert "use &lt;max&gt;" in page
+    assert "<summary>Hint</summary>" in page
+    assert "Hint" not in run(spec, softmax)._repr_html_()
+
+
+# --- Plain-data outcomes ------------------------------------------------------
+
+
+def test_outcomes_round_trip_through_json_and_npz():
+    outcomes = [
+        run_case(softmax, SOFTMAX, SOFTMAX.visible_cases[1]),
+        run_case(naive_softmax, SOFTMAX, SOFTMAX.visible_cases[2]),
+        run_case(unfinished, SOFTMAX, SOFTMAX.visible_cases[0]),
+        CaseOutcome("ok", value=(1, 2.5, float("nan"), "x", None, [np.int64(3)], {"k": True})),
+        CaseOutcome("error", error="ZeroDivisionError: division by zero"),
+    ]
+    for outcome in outcomes:
+        record, arrays = outcome.to_record()
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        buffer.seek(0)
+        with np.load(buffer, allow_pickle=False) as loaded:
+            back = CaseOutcome.from_record(json.loads(json.dumps(record)), loaded)
+        assert back.status == outcome.status
+        assert (back.warnings, back.error) == (outcome.warnings, outcome.error)
+        assert repr(_normalized(back.value)) == repr(_normalized(outcome.value))
+
+
+def _normalized(value):
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tolist())
+    if isinstance(value, np.generic):
+        return ("scalar", value.dtype.str, value.item())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_normalized(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in value.items()}
+    return value
+
+
+def test_non_plain_results_are_not_shipped():
+    outcome = run_case(lambda logits: types.SimpleNamespace(), SOFTMAX, SOFTMAX.visible_cases[0])
+    assert (outcome.value, outcome.value_type) == (None, "SimpleNamespace")
+    assert outcome.to_record()[0]["value"] == {"type": "none"}
+
+
+def test_evaluate_needs_one_outcome_per_case():
+    with pytest.raises(ValueError, match="one outcome per case"):
+        evaluate(SOFTMAX, SOFTMAX.visible_cases, [])
+
+
+def test_case_outcome_status_is_validated():
+    with pytest.raises(ValueError, match="status must be one of"):
+        CaseOutcome("passed")
+
+
+# --- check() and nbgrader -----------------------------------------------------
+
+
+def test_check_uses_the_registry():
+    assert check("00.mean_score", None).status == "not_attempted"
+    with pytest.raises(KeyError, match=r"lesson 00 has: 00\.mean_score, 00\.scores_above"):
+        check("00.mean", 1.0)
+    with pytest.raises(TypeError, match=r'check\("00.mean_score", mean_score\)'):
+        check("00.mean_score")
+
+
+def test_nbgrader_execution_turns_failures_into_assertion_errors(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match=r"^\[failed\] 00.mean_score — "):
+        check("00.mean_score", 123.0)
+    with pytest.raises(AssertionError, match=r"^\[not attempted\]"):
+        check("00.mean_score", None)
+    assert check("00.mean_score", 1.0).status == "passed"
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    assert check("00.mean_score", 123.0).status == "failed"
+
+
+# --- Specs and the registry ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"id": "2.softmax"}, "malformed"),
+        ({"id": "02.Softmax"}, "malformed"),
+        ({"id": "02softmax"}, "malformed"),
+        ({"kind": "method"}, "kind must be one of"),
+        ({"answer_name": "not a name"}, "identifier"),
+        ({"points": 0}, "points must be > 0"),
+        ({"visible_cases": ()}, "at least one visible case"),
+        ({"visible_cases": (1,)}, "Case objects"),
+        ({"rtol": -1.0}, "rtol and atol"),
+    ],
+)
+def test_malformed_specs_are_rejected(changes, error):
+    with pytest.raises((ValueError, TypeError), match=error):
+        Exercise(**{**SOFTMAX.__dict__, **changes})
+
+
+def test_value_specs_take_no_cases():
+    with pytest.raises(ValueError, match="takes no visible or hidden cases"):
+        Exercise(**{**VALUE.__dict__, "visible_cases": SOFTMAX.visible_cases})
+
+
+def test_case_args_must_be_a_tuple():
+    with pytest.raises(TypeError, match=r"args=\(logits,\)"):
+        Case(args=np.array([1.0]))
+
+
+def test_registry_rejects_duplicates_and_misfiled_specs():
+    module = types.SimpleNamespace(__name__="lesson99", EXERCISES=[SOFTMAX])
+    twin = types.SimpleNamespace(__name__="lesson99b", EXERCISES=[SOFTMAX])
+    with pytest.raises(ValueError, match="defined twice"):
+        collect([("99", module), ("99", twin)])
+    with pytest.raises(ValueError, match="whose lesson is not 98"):
+        collect([("98", module)])
+    with pytest.raises(TypeError, match="must define EXERCISES"):
+        collect([("99", types.SimpleNamespace(__name__="lesson99"))])
+    registry, demos = collect(
+        [("99", types.SimpleNamespace(__name__="m", EXERCISES=[SOFTMAX], DEMOS=[LOGSUMEXP]))]
+    )
+    assert (list(registry), list(demos)) == (["99.softmax"], ["99.logsumexp"])

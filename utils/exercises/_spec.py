@@ -1,0 +1,162 @@
+"""What an exercise is: its id, points, reference answer and test cases.
+
+One `Exercise` drives both the learner's `check(...)` in the notebook and the
+instructor's grader, so "passed" means the same thing in both places.
+
+>>> import numpy as np
+>>> spec = Exercise(
+...     id="00.double", title="Double the scores", points=1, answer_name="double",
+...     kind="function", reference=lambda x: 2 * np.asarray(x, dtype=float),
+...     visible_cases=(Case(args=([1.0, 2.0],), label="two scores"),),
+... )
+>>> spec.lesson, spec.grade_id, spec.check_grade_id
+('00', '00_double', '00_double_check')
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["KINDS", "Case", "Exercise"]
+
+KINDS = ("function", "value")
+_ID_PATTERN = re.compile(r"^(\d{2})\.([a-z][a-z0-9]*(?:_[a-z0-9]+)*)$")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a function exercise: `answer(*args, **kwargs)`.
+
+    `label` is shown in feedback ("scores near 1000 (float32)"), so write it
+    for the learner: it names the situation, never the expected result.
+    """
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.args, tuple):
+            raise TypeError(
+                f"Case.args must be a tuple of positional arguments, got "
+                f"{type(self.args).__name__}; write args=(logits,) for one argument."
+            )
+        if not isinstance(self.kwargs, dict):
+            raise TypeError(f"Case.kwargs must be a dict, got {type(self.kwargs).__name__}.")
+        if not isinstance(self.label, str):
+            raise TypeError(f"Case.label must be a str, got {type(self.label).__name__}.")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """The spec of one checked exercise.
+
+    `kind="function"`: the answer is a function called on every case and
+    compared with `reference(*case.args, **case.kwargs)`.
+    `kind="value"`: the answer is a value compared with `reference()`.
+
+    `hidden_cases(rng)` draws the grader's extra cases from a seeded
+    `numpy.random.Generator`; `diagnose(case, expected, got)` may return an
+    exercise-specific explanation of a wrong answer (or None). With
+    `check_dtype=True` a float result must also keep the reference's dtype
+    (e.g. float32 in, float32 out).
+    """
+
+    id: str
+    title: str
+    points: float
+    answer_name: str
+    kind: str
+    reference: Callable
+    visible_cases: tuple = ()
+    hidden_cases: Callable[[np.random.Generator], list[Case]] | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    diagnose: Callable | None = None
+    hint: str = ""
+    partial_credit: bool = True
+    check_dtype: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
+            raise ValueError(
+                f"exercise id {self.id!r} is malformed; use the two-digit lesson number, "
+                "a dot and a snake_case name, e.g. '02.logsumexp'."
+            )
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}.")
+        if not (isinstance(self.answer_name, str) and self.answer_name.isidentifier()) or (
+            keyword.iskeyword(self.answer_name)
+        ):
+            raise ValueError(
+                f"{self.id}: answer_name must be a Python identifier, got {self.answer_name!r}."
+            )
+        if not self.title or not isinstance(self.title, str):
+            raise ValueError(f"{self.id}: title must be a non-empty str.")
+        if isinstance(self.points, bool) or not isinstance(self.points, (int, float)):
+            raise TypeError(f"{self.id}: points must be a number, got {self.points!r}.")
+        if not self.points > 0:
+            raise ValueError(f"{self.id}: points must be > 0, got {self.points}.")
+        if not callable(self.reference):
+            raise TypeError(f"{self.id}: reference must be callable.")
+        if not isinstance(self.visible_cases, tuple):
+            # A list would make the frozen spec mutable through the back door.
+            object.__setattr__(self, "visible_cases", tuple(self.visible_cases))
+        for case in self.visible_cases:
+            if not isinstance(case, Case):
+                raise TypeError(f"{self.id}: visible_cases must hold Case objects, got {case!r}.")
+        if self.kind == "function" and not self.visible_cases:
+            raise ValueError(f"{self.id}: a function exercise needs at least one visible case.")
+        if self.kind == "value" and (self.visible_cases or self.hidden_cases is not None):
+            raise ValueError(
+                f"{self.id}: a value exercise is compared with reference() once; "
+                "it takes no visible or hidden cases."
+            )
+        if self.hidden_cases is not None and not callable(self.hidden_cases):
+            raise TypeError(f"{self.id}: hidden_cases must be a function of a Generator.")
+        if self.diagnose is not None and not callable(self.diagnose):
+            raise TypeError(f"{self.id}: diagnose must be callable or None.")
+        if not (self.rtol >= 0 and self.atol >= 0):
+            raise ValueError(f"{self.id}: rtol and atol must be >= 0.")
+
+    @property
+    def lesson(self) -> str:
+        """The two-digit lesson number, e.g. "02"."""
+        return self.id[:2]
+
+    @property
+    def name(self) -> str:
+        """The part of the id after the lesson, e.g. "logsumexp"."""
+        return self.id[3:]
+
+    @property
+    def grade_id(self) -> str:
+        """nbgrader grade_id of the answer cell, e.g. "02_logsumexp"."""
+        return self.id.replace(".", "_")
+
+    @property
+    def check_grade_id(self) -> str:
+        """nbgrader grade_id of the check cell, e.g. "02_logsumexp_check"."""
+        return f"{self.grade_id}_check"
+
+    @property
+    def check_cases(self) -> tuple[Case, ...]:
+        """The cases `check` runs: the visible ones, or one case for a value."""
+        if self.kind == "value":
+            return (Case(label=self.answer_name),)
+        return self.visible_cases
+
+    def draw_hidden_cases(self, seed: int) -> list[Case]:
+        """The grader's hidden cases for `seed` (deterministic); [] if none."""
+        if self.hidden_cases is None:
+            return []
+        cases = list(self.hidden_cases(np.random.default_rng(seed)))
+        for case in cases:
+            if not isinstance(case, Case):
+                raise TypeError(f"{self.id}: hidden_cases must return Case objects, got {case!r}.")
+        return cases

@@ -1,0 +1,112 @@
+"""Lesson 00 (Start here): two warm-up exercises that show how checks work.
+
+The notebook defines the same scores as `WARMUP_SCORES`, so the value
+exercise compares the learner's number with the mean of these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.exercises._spec import Case, Exercise
+
+# The scores the lesson's notebook shows for four candidate next tokens.
+WARMUP_TOKENS = ("cat", "dog", "car", "the")
+WARMUP_SCORES = np.array([2.0, 1.5, -0.5, 1.0])
+
+
+def _mean_score() -> float:
+    return float(np.mean(WARMUP_SCORES))
+
+
+def scores_above(scores, threshold):
+    """Indices of the scores strictly greater than `threshold`, in increasing order.
+
+    >>> scores_above(np.array([2.0, 1.5, -0.5, 1.0]), 1.0)
+    array([0, 1])
+    """
+    return np.flatnonzero(np.asarray(scores) > threshold)
+
+
+def _diagnose_scores_above(case: Case, expected, got) -> str | None:
+    scores, threshold = case.args
+    got = np.asarray(got)
+    same_set = got.shape == expected.shape and np.array_equal(np.sort(got), expected)
+    if same_set and not np.array_equal(got, expected):
+        return "the right indices, but not in increasing order; return them sorted."
+    at_least = np.flatnonzero(np.asarray(scores) >= threshold)
+    if np.array_equal(got, at_least):
+        return (
+            "the result includes tokens whose score equals the threshold; "
+            "'above' means strictly greater (>), not greater or equal (>=)."
+        )
+    return None
+
+
+def _hidden_scores_above(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(6):
+        size = int(rng.integers(1, 40))
+        scores = np.round(rng.normal(0.0, 3.0, size=size), 1)
+        # A threshold equal to one of the scores tests "strictly above".
+        threshold = float(scores[rng.integers(size)]) if rng.random() < 0.5 else 0.0
+        cases.append(Case(args=(scores, threshold)))
+    return cases
+
+
+EXERCISES = [
+    Exercise(
+        id="00.mean_score",
+        title="The mean of the scores",
+        points=1,
+        answer_name="mean_score",
+        kind="value",
+        reference=_mean_score,
+        hint="NumPy arrays have a .mean() method; np.mean(array) does the same.",
+    ),
+    Exercise(
+        id="00.scores_above",
+        title="Which tokens score above a threshold",
+        points=1,
+        answer_name="scores_above",
+        kind="function",
+        reference=scores_above,
+        visible_cases=(
+            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's four scores, threshold 1.0"),
+            Case(args=(np.array([0.3, -2.0, 0.7]), 5.0), label="no score above the threshold"),
+            Case(args=(np.array([-1.0, 4.0, 4.0, 2.5]), -3.0), label="every score above"),
+            Case(args=(np.array([1.0, 1.0, 2.0]), 1.0), label="scores equal to the threshold"),
+        ),
+        hidden_cases=_hidden_scores_above,
+        diagnose=_diagnose_scores_above,
+        hint=(
+            "scores > threshold gives a True/False mask; you need the positions "
+            "(indices) where it is True."
+        ),
+        partial_credit=True,
+    ),
+]
+
+
+def _top_token(scores):
+    return np.argmax(scores)
+
+
+# Lesson 00 shows the four statuses of `check` live on versions of this
+# function that it writes itself; it is a demonstration, never graded.
+DEMOS = [
+    Exercise(
+        id="00.demo_top_token",
+        title="Demo: the position of the highest score",
+        points=1,
+        answer_name="top_token",
+        kind="function",
+        reference=_top_token,
+        visible_cases=(
+            Case(args=(WARMUP_SCORES,), label="the lesson's four scores"),
+            Case(args=(np.array([-3.0, -1.0, -2.0]),), label="all scores negative"),
+            Case(args=(np.array([1.0, 3.0, 3.0]),), label="a tie: the first one wins"),
+        ),
+        hint="np.argmax returns the position of the largest entry.",
+    ),
+]
