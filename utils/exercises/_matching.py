@@ -1,0 +1,57 @@
+"""Helpers for exercise `diagnose` functions: does an answer match a known mistake?
+
+A diagnose function recomputes the result of each typical mistake (forgot to
+normalize, wrong axis, log2 instead of log, ...) and names the first one the
+learner's answer matches. Two rules keep it honest: compare with a tolerance,
+and skip a mistake whose result the tolerance cannot tell from the right
+answer (then the mistake cannot be what went wrong).
+
+>>> import numpy as np
+>>> right = np.array([0.5, 0.5])
+>>> first_matching_mistake(
+...     np.array([1.0, 1.0]), right, [(np.array([1.0, 1.0]), "not normalized")],
+...     rtol=1e-7, atol=1e-12,
+... )
+'not normalized'
+>>> first_matching_mistake(right, right, [(right, "looks the same")], rtol=1e-7, atol=1e-12)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["as_float64", "first_matching_mistake", "values_match"]
+
+
+def as_float64(values) -> np.ndarray | None:
+    """`values` as a float64 array, or None when they are not numbers."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def values_match(got, expected, *, rtol: float, atol: float) -> bool:
+    """Same shape and values within tolerance; equal infinities match, NaN never does."""
+    got, expected = as_float64(got), as_float64(expected)
+    if got is None or expected is None or got.shape != expected.shape:
+        return False
+    return bool(np.allclose(got, expected, rtol=rtol, atol=atol))
+
+
+def first_matching_mistake(
+    got, expected, mistakes: Iterable[tuple[object, str]], *, rtol: float, atol: float
+) -> str | None:
+    """The message of the first (wrong result, message) that `got` matches.
+
+    A wrong result that matches `expected` itself is skipped: on that case the
+    mistake is harmless, so it cannot explain a failure.
+    """
+    for wrong, message in mistakes:
+        if values_match(got, wrong, rtol=rtol, atol=atol) and not values_match(
+            wrong, expected, rtol=rtol, atol=atol
+        ):
+            return message
+    return None

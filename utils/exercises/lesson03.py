@@ -1,0 +1,306 @@
+"""Exercises of lesson 03, "Shift invariance, scale and temperature".
+
+* ``03.apply_temperature``: the next-token distribution at temperature T.
+* ``03.entropy``: the entropy of distributions, in nats.
+* ``03.predict_shift`` and ``03.predict_tie_limit``: predict-then-verify
+  questions; the learner writes a number down before running the cell
+  that computes it.
+
+>>> from utils.exercises import get
+>>> round(get("03.predict_shift").reference(), 4)
+0.6652
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.exercises._matching import as_float64, first_matching_mistake
+from utils.exercises._spec import Case, Exercise
+from utils.probability import entropy, softmax
+
+__all__ = ["EXERCISES", "PREDICT_SHIFT", "PREDICT_TIE_LIMIT"]
+
+# float64 everywhere in this lesson.
+_RTOL = 1e-7
+_ATOL = 1e-10
+
+
+# A prediction is matched to a typical wrong guess to three decimals.
+_GUESS_ATOL = 5e-4
+
+
+def _first_mistake(got, expected, mistakes, atol: float = _ATOL) -> str | None:
+    return first_matching_mistake(got, expected, mistakes, rtol=_RTOL, atol=atol)
+
+
+# -------------------------------------------------------- 03.apply_temperature
+
+
+def apply_temperature_reference(logits, temperature):
+    """softmax(logits / temperature) over the last axis, computed stably."""
+    return softmax(logits, axis=-1, temperature=temperature)
+
+
+def _temperature_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(8):
+        ndim = int(rng.integers(1, 3))
+        shape = tuple(int(size) for size in rng.integers(2, 8, size=ndim))
+        logits = rng.uniform(-5.0, 5.0) + rng.uniform(0.5, 4.0) * rng.standard_normal(shape)
+        # Log-uniform from 0.001 (dividing pushes scores past exp's limit) to 1000.
+        temperature = float(10.0 ** rng.uniform(-3.0, 3.0))
+        cases.append(
+            Case(
+                args=(logits, temperature),
+                label=f"random #{index + 1}: shape {shape}, temperature {temperature:.3g}",
+            )
+        )
+    return cases
+
+
+def _temperature_diagnose(case: Case, expected, got) -> str | None:
+    logits, temperature = np.asarray(case.args[0], dtype=np.float64), float(case.args[1])
+    mistakes = [
+        (
+            softmax(logits),
+            "your result does not change with the temperature: it is the T = 1 "
+            "distribution. Divide the scores by T before the softmax (adding or "
+            "subtracting T changes nothing: shift invariance).",
+        ),
+        (
+            softmax(logits, temperature=1.0 / temperature),
+            "you multiplied the scores by the temperature; divide them by it, so that "
+            "T < 1 sharpens the distribution and T > 1 flattens it.",
+        ),
+        (
+            logits / temperature,
+            "you returned the scaled scores z / T; the exercise asks for the "
+            "probabilities, softmax(z / T).",
+        ),
+    ]
+    with np.errstate(all="ignore"):
+        scaled = np.exp(logits / temperature)
+    if np.isfinite(scaled).all():
+        mistakes.append(
+            (
+                scaled,
+                "you returned exp(z / T) without normalizing; divide by its sum over the "
+                "last axis.",
+            )
+        )
+    return _first_mistake(got, expected, mistakes)
+
+
+APPLY_TEMPERATURE = Exercise(
+    id="03.apply_temperature",
+    title="The distribution at temperature T",
+    points=2,
+    answer_name="apply_temperature",
+    kind="function",
+    reference=apply_temperature_reference,
+    visible_cases=(
+        Case(args=(np.array([2.0, 1.0, 0.0]), 1.0), label="cat, dog, mat at T = 1"),
+        Case(args=(np.array([2.0, 1.0, 0.0]), 0.5), label="cat, dog, mat at T = 0.5"),
+        Case(args=(np.array([2.0, 1.0, 0.0]), 2.0), label="cat, dog, mat at T = 2"),
+        Case(args=(np.array([2.0, 1.0, 0.0]), 100.0), label="a very high temperature, T = 100"),
+        Case(
+            args=(np.array([5.0, 4.9, 1.0]), 0.001),
+            label="a very low temperature, T = 0.001 (scores / T exceed exp's limit)",
+        ),
+        Case(
+            args=(np.array([[2.0, 1.0, 0.0], [0.3, 0.2, 0.1]]), 0.7),
+            label="a batch of two contexts at T = 0.7",
+        ),
+    ),
+    hidden_cases=_temperature_hidden,
+    rtol=_RTOL,
+    atol=_ATOL,
+    diagnose=_temperature_diagnose,
+    hint=(
+        "Divide the scores by the temperature, then apply a stable softmax over "
+        "the last axis (your stable_softmax from lesson 02, or utils.softmax)."
+    ),
+)
+
+
+# ----------------------------------------------------------------- 03.entropy
+
+
+def entropy_reference(probs):
+    """-sum(p log p) over the last axis, in nats, with 0 log 0 = 0."""
+    return entropy(probs, axis=-1)
+
+
+def _entropy_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        ndim = int(rng.integers(1, 3))
+        shape = tuple(int(size) for size in rng.integers(2, 9, size=ndim))
+        logits = rng.uniform(0.3, 5.0) * rng.standard_normal(shape)
+        # Some tokens ruled out entirely: exact zeros, where log(0) = -inf.
+        zeros = rng.random(shape) < 0.3
+        zeros[..., 0] = False
+        probs = softmax(np.where(zeros, -np.inf, logits), axis=-1)
+        cases.append(Case(args=(probs,), label=f"random #{index + 1}: shape {shape}"))
+    return cases
+
+
+def _entropy_diagnose(case: Case, expected, got) -> str | None:
+    expected = np.asarray(expected, dtype=np.float64)
+    probs = np.asarray(case.args[0], dtype=np.float64)
+    values = as_float64(got)
+    # Reached when evaluate asks diagnose about non-finite results too.
+    if values is not None and values.shape == expected.shape:
+        nan = np.isnan(values)
+        if nan.any() and np.array_equal(nan, (probs == 0).any(axis=-1)):
+            return (
+                "0 * log(0) gave nan: a token with probability 0 adds nothing to the "
+                "entropy (0 log 0 = 0), so replace the zeros before taking the log, "
+                "e.g. np.where(probs > 0, probs, 1.0)."
+            )
+    terms = -probs * np.log(np.where(probs > 0, probs, 1.0))
+    mistakes = [
+        (
+            expected / np.log(2),
+            "that is the entropy in bits (log2); use the natural log (np.log) for nats.",
+        ),
+        (expected / np.log(10), "you used log10; use the natural log (np.log) for nats."),
+        (-expected, "the sign is flipped: entropy is -sum(p log p), which is >= 0."),
+    ]
+    if probs.ndim > 1:
+        mistakes.append(
+            (
+                terms.sum(),
+                "you summed over the whole array; sum over the last axis (one entropy per row).",
+            )
+        )
+        mistakes += [
+            (
+                terms.sum(axis=axis),
+                f"you summed along axis {axis}; each distribution lies along the last axis.",
+            )
+            for axis in range(probs.ndim - 1)
+        ]
+    return _first_mistake(got, expected, mistakes)
+
+
+ENTROPY = Exercise(
+    id="03.entropy",
+    title="Entropy of a distribution (nats)",
+    points=2,
+    answer_name="entropy",
+    kind="function",
+    reference=entropy_reference,
+    visible_cases=(
+        Case(args=(np.array([0.25, 0.25, 0.25, 0.25]),), label="uniform over four tokens"),
+        Case(args=(np.array([0.5, 0.25, 0.25]),), label="one half, two quarters"),
+        Case(args=(np.array([0.0, 1.0, 0.0]),), label="one certain token (zeros elsewhere)"),
+        Case(args=(np.array([0.7, 0.3, 0.0]),), label="a token with probability exactly 0"),
+        Case(
+            args=(np.array([[0.5, 0.5, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4]]),),
+            label="a batch of two distributions (one per row)",
+        ),
+    ),
+    hidden_cases=_entropy_hidden,
+    rtol=_RTOL,
+    atol=_ATOL,
+    diagnose=_entropy_diagnose,
+    hint=(
+        "-sum(p * log p) over the last axis; where p == 0 the term is 0 "
+        "(np.where, or mask the zeros before taking the log)."
+    ),
+)
+
+
+# ------------------------------------------------------------ 03.predict_shift
+
+# cat, dog, mat scores before the shift; every score then gets +100.
+_PREDICT_LOGITS = np.array([2.0, 1.0, 0.0])
+_SHIFT = 100.0
+
+
+def predict_shift_reference() -> float:
+    """P(cat) after adding 100 to every score: unchanged."""
+    return float(softmax(_PREDICT_LOGITS + _SHIFT)[0])
+
+
+def _predict_shift_diagnose(case: Case, expected, got) -> str | None:
+    return _first_mistake(
+        got,
+        expected,
+        [
+            (
+                1.0,
+                "larger scores do not mean more confidence: adding the same number to every "
+                "score multiplies every exp by the same factor, which the normalization "
+                "cancels.",
+            ),
+            (
+                1.0 / 3.0,
+                "the shift does not flatten the distribution either: only differences "
+                "between scores matter, and they did not change.",
+            ),
+        ],
+        atol=_GUESS_ATOL,
+    )
+
+
+PREDICT_SHIFT = Exercise(
+    id="03.predict_shift",
+    title="Predict: P(cat) after adding 100 to every score",
+    points=1,
+    answer_name="predict_shift",
+    kind="value",
+    reference=predict_shift_reference,
+    # A prediction written to three decimals is a right prediction.
+    rtol=0.0,
+    atol=_GUESS_ATOL,
+    diagnose=_predict_shift_diagnose,
+    hint="Which quantities does the softmax depend on? Differences between scores.",
+)
+
+
+# -------------------------------------------------------- 03.predict_tie_limit
+
+# Two tokens tie for the top score; the third is lower.
+_TIE_LOGITS = np.array([2.0, 2.0, 1.0])
+
+
+def predict_tie_limit_reference() -> float:
+    """lim_{T -> 0} P(token 0) when tokens 0 and 1 tie at the top: 1/2."""
+    return float(softmax(_TIE_LOGITS, temperature=1e-3)[0])
+
+
+def _predict_tie_limit_diagnose(case: Case, expected, got) -> str | None:
+    return _first_mistake(
+        got,
+        expected,
+        [
+            (
+                1.0,
+                "as T -> 0 the mass goes to the top score, but two tokens share it: "
+                "their ratio exp((z_i - z_j) / T) stays exp(0) = 1 at every temperature.",
+            ),
+            (1.0 / 3.0, "a uniform distribution is the limit T -> infinity, not T -> 0."),
+            (0.0, "the lowest score's probability goes to 0; this token has a top score."),
+        ],
+        atol=_GUESS_ATOL,
+    )
+
+
+PREDICT_TIE_LIMIT = Exercise(
+    id="03.predict_tie_limit",
+    title="Predict: the T -> 0 limit with a tie at the top",
+    points=1,
+    answer_name="predict_tie_limit",
+    kind="value",
+    reference=predict_tie_limit_reference,
+    rtol=0.0,
+    atol=_GUESS_ATOL,
+    diagnose=_predict_tie_limit_diagnose,
+    hint="Ratios: p_i / p_j = exp((z_i - z_j) / T). What is the ratio of two equal scores?",
+)
+
+
+EXERCISES = [PREDICT_SHIFT, APPLY_TEMPERATURE, PREDICT_TIE_LIMIT, ENTROPY]
