@@ -1,0 +1,114 @@
+"""utils.widgets in a real kernel (nbclient, no browser): build each widget, poke it, read it back.
+
+The course kernel runs a notebook that displays every widget, then moves its
+controls from code; the state is read in a *separate* cell, because the
+widget messages a cell sends are handled between cells. The values are
+compared with the pure functions computed here, in the test process.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from utils import lm
+from utils.widgets import beam_stepper_state, overflow_state, sampling_state, score_state
+
+KERNEL = "next-token-course"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+BUILD = {
+    "score": 'utils.widgets.score_explorer(["cat", "dog", "bird"], [2.0, 1.0, 0.1])',
+    "overflow": "utils.widgets.overflow_explorer()",
+    "temperature": 'utils.widgets.temperature_explorer(["cat", "dog", "bird"], [2.0, 1.0, 0.1])',
+    "lab": 'utils.widgets.sampling_lab(context="the cat", samples=100)',
+    "beam": 'utils.widgets.beam_search_stepper(prefix="the cat", max_new_tokens=3)',
+    "quiz": 'utils.quiz("Q?", ["flatter", "sharper"], "flatter", ["Yes.", "No."])',
+    "numeric": 'utils.numeric_quiz("1/4 as a decimal?", 0.25, 0.001, "One quarter.")',
+}
+POKE = """\
+score.sliders["bird"].value = 2.0
+score.checkboxes["dog"].value = False
+overflow.dtype.value = "float16"
+overflow.scale.value = 10.0
+temperature.temperature.value = 0.01
+lab.top_k.value = 2
+beam.next_button.click()
+beam.next_button.click()
+quiz.options.value = "flatter"
+quiz.check_button.click()
+numeric.answer_box.value = "0.3"
+numeric.check_button.click()
+"""
+READ = """\
+import json
+print(json.dumps({
+    "score": score.state["probs"].tolist(),
+    "overflow": [overflow.state["naive_ok"], overflow.state["dtype"]],
+    "temperature": temperature.state["probs"].tolist(),
+    "lab": [lab.state["kept_tokens"], lab.state["draws"].tolist()],
+    "beam": [row["text"] for row in beam.state["rows"]],
+    "quiz": quiz.state["status"],
+    "numeric": numeric.state["status"],
+    "kinds": {name: [o["output_type"] for o in widget.out.outputs] for name, widget in [
+        ("score", score), ("overflow", overflow), ("temperature", temperature), ("lab", lab),
+        ("beam", beam), ("quiz", quiz), ("numeric", numeric)]},
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    cells = [new_code_cell("import utils")]
+    for name, build in BUILD.items():
+        cells.append(new_code_cell(f"{name} = {build}\n{name}"))
+    cells += [new_code_cell(POKE), new_code_cell(READ)]
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": KERNEL,
+        "display_name": "Python 3 (next-token course)",
+        "language": "python",
+    }
+    folder = tmp_path_factory.mktemp("kernel")
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name=KERNEL, resources={"metadata": {"path": str(folder)}}
+    )
+    client.execute()
+    nbformat.validate(notebook)
+    return notebook
+
+
+def test_each_widget_cell_displays_the_widget(executed):
+    for cell, name in zip(executed.cells[1:], BUILD, strict=False):
+        (output,) = cell.outputs
+        assert output["output_type"] == "execute_result"
+        assert WIDGET_VIEW in output["data"], name
+        assert output["data"]["text/plain"].endswith(")"), output["data"]["text/plain"]
+    assert "application/vnd.jupyter.widget-state+json" in executed.metadata["widgets"]
+
+
+def test_widgets_react_in_the_kernel(executed):
+    values = json.loads(executed.cells[-1].outputs[0]["text"])
+    expected = score_state(["cat", "dog", "bird"], [2.0, 1.0, 2.0], [True, False, True])
+    np.testing.assert_allclose(values["score"], expected["probs"])
+    naive_ok = overflow_state([2.0, 1.0, 0.1], 10.0, "float16")["naive_ok"]
+    assert values["overflow"] == [naive_ok, "float16"]
+    assert not naive_ok
+    np.testing.assert_allclose(values["temperature"], [1.0, 0.0, 0.0], atol=1e-12)
+    model = lm.load()
+    lab = sampling_state(model.next_token_logits("the cat"), top_k=2, samples=100)
+    assert values["lab"] == [["sat", "slept"], lab["draws"].tolist()]
+    beam = beam_stepper_state(model, "the cat", beam_width=2, max_new_tokens=3, step=2)
+    assert values["beam"] == [row["text"] for row in beam["rows"]]
+    assert values["quiz"] == "correct"
+    assert values["numeric"] == "too_high"
+    for name, kinds in values["kinds"].items():
+        expected_kinds = (
+            ["display_data"] if name in ("quiz", "numeric") else ["stream", "display_data"]
+        )
+        assert kinds == expected_kinds, name

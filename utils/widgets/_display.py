@@ -1,0 +1,169 @@
+"""What every course widget shares: the returned object, output records, label checks.
+
+Results are written by assigning ``out.outputs = (...)`` once per update (a
+text record and a PNG record), never with ``with out:``: capturing inside
+``with out:`` is done by the browser, so it does nothing in plain Python or
+in a kernel without a frontend, and mixing it with ``clear_output`` loses
+text in JupyterLab. One assignment renders the same in JupyterLab, Voilà and
+tests, and does not flicker.
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import html
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from utils._validation import as_float_array
+from utils.plots import figure_png
+
+__all__ = [
+    "CourseWidget",
+    "check_tokens",
+    "check_vector",
+    "figure_record",
+    "format_number",
+    "format_table",
+    "html_record",
+    "rich_text",
+    "text_record",
+]
+
+
+class CourseWidget(abc.ABC):
+    """A built widget: `.widget` (the root to display), `.out`, `.state` and its controls.
+
+    Displaying the object (ending a cell on it) displays `.widget`; its text
+    form is a one-line summary without memory addresses, so stored notebook
+    outputs stay stable. `.state` is a dict of the last computed values;
+    `refresh()` recomputes it from the controls and redraws.
+    """
+
+    css_class = "course-widget"
+
+    def __init__(self, widget, out, summary: str):
+        self.widget = widget
+        self.out = out
+        self.state: dict = {}
+        self._summary = summary
+        widget.add_class("course-widget")
+        widget.add_class(self.css_class)
+        out.add_class("course-output")
+        out.add_class(f"{self.css_class}-output")
+
+    @abc.abstractmethod
+    def refresh(self) -> dict:
+        """Recompute the state from the controls, redraw, and return the state."""
+
+    def _on_change(self, _event=None):
+        """What every control's observer and button handler calls."""
+        self.refresh()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._summary})"
+
+
+# --- output records (nbformat's output dicts) ----------------------------------------------------
+def text_record(text: str) -> dict:
+    """A stdout stream output: shown monospaced, so tables line up."""
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def figure_record(figure, description: str) -> dict:
+    """A PNG output of a matplotlib figure; `description` is its text form (alt text)."""
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "image/png": base64.b64encode(figure_png(figure)).decode("ascii"),
+            "text/plain": description,
+        },
+    }
+
+
+def html_record(markup: str, text: str) -> dict:
+    """An HTML output with its plain-text form."""
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"text/html": markup, "text/plain": text},
+    }
+
+
+def rich_text(text: str) -> str:
+    """Escape `text` for HTML, then show `code` spans as code; $math$ is left for MathJax."""
+    escaped = html.escape(text, quote=False)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+def format_table(header: list[str], rows: list[list[str]], align: str = "") -> str:
+    """A plain-text table; `align` has "l" or "r" per column (default: first left, rest right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if side == "l" else cell.rjust(width)
+            for cell, width, side in zip(row, widths, align, strict=True)
+        )
+        for row in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def format_number(value, digits: int = 4) -> str:
+    """Finite numbers to `digits` significant digits; inf and NaN spelled out."""
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+# --- argument checks -----------------------------------------------------------------------------
+def check_tokens(tokens, *, max_tokens: int | None = None) -> list[str]:
+    """The tokens as a list of distinct strings, or a clear error."""
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence | np.ndarray):
+        raise TypeError(
+            "tokens must be a list of token strings such as ['cat', 'dog', 'bird'], "
+            f"got {tokens!r}."
+        )
+    labels = list(tokens)
+    if not labels:
+        raise ValueError("tokens is empty; give at least one candidate token.")
+    not_text = [token for token in labels if not isinstance(token, str | np.str_)]
+    if not_text:
+        raise TypeError(f"tokens must be strings, got {not_text[0]!r}; e.g. model.vocab[i].")
+    labels = [str(token) for token in labels]
+    if len(set(labels)) != len(labels):
+        repeated = sorted({token for token in labels if labels.count(token) > 1})
+        raise ValueError(f"tokens must be distinct (they label the sliders); repeated: {repeated}.")
+    if max_tokens is not None and len(labels) > max_tokens:
+        raise ValueError(
+            f"{len(labels)} tokens are too many to explore one slider each (at most "
+            f"{max_tokens}); pick the few most likely ones, e.g. with np.argsort(logits)[::-1][:8]."
+        )
+    return labels
+
+
+def check_vector(values, size: int, name: str = "logits") -> np.ndarray:
+    """A finite float64 vector of length `size`, or a clear error."""
+    array = as_float_array(values, name).astype(np.float64)
+    if array.shape != (size,):
+        raise ValueError(
+            f"{name} has shape {array.shape} but there are {size} tokens; give one score per token."
+        )
+    if not np.isfinite(array).all():
+        bad = array[~np.isfinite(array)][0]
+        raise ValueError(f"{name} must be finite to put on a slider, got {bad}.")
+    return array
