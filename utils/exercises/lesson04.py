@@ -1,0 +1,402 @@
+"""Exercises of lesson 04, "The next-token distribution".
+
+* ``04.next_token_distribution``: the model's next-token probabilities
+  restricted to a list of candidate words (renormalized over them, in the
+  order given).
+* ``04.most_likely_next_word``: the most likely next word and its probability
+  under the full vocabulary.
+* ``04.kl_learned_vs_true``: how far a model's distribution is from the true
+  one, as the Kullback–Leibler divergence KL(true || model) in nats.
+
+Every case is plain data (arrays, lists of words), so the grader can run the
+answers in a child process; the lesson's notebook feeds the same functions
+with the tiny model's real logits.
+
+>>> from utils.exercises import get
+>>> spec = get("04.most_likely_next_word")
+>>> word, probability = spec.reference(np.array([2.0, 1.0, 0.0]), ["cat", "dog", "mat"])
+>>> word, round(probability, 4)
+('cat', 0.6652)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.exercises._spec import Case, Exercise
+from utils.lm.corpus import VOCAB
+from utils.probability import log_softmax, softmax
+
+__all__ = [
+    "EXERCISES",
+    "kl_learned_vs_true_reference",
+    "most_likely_next_word_reference",
+    "next_token_distribution_reference",
+]
+
+_HAND_VOCAB = ["cat", "dog", "mat", "sat"]
+_TINY_VOCAB = list(VOCAB)
+
+
+def _close(got, expected, *, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
+    """True when `got` has `expected`'s shape and values (inf must match inf)."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        return False
+    return bool(np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def _word_ids(vocab, words) -> list[int]:
+    position = {word: index for index, word in enumerate(vocab)}
+    return [position[word] for word in words]
+
+
+def _seeded_logits(seed: int, shape: tuple, spread: float = 2.0) -> np.ndarray:
+    """Fixed, realistic-looking scores for the visible cases (not hand-checkable)."""
+    return np.round(spread * np.random.default_rng(seed).standard_normal(shape), 3)
+
+
+# ------------------------------------------------------ 04.next_token_distribution
+
+
+def next_token_distribution_reference(logits, vocab, candidates):
+    """P(word | context, next word in `candidates`) for each candidate, in order.
+
+    `logits` has shape (..., len(vocab)); the result (..., len(candidates)).
+
+    >>> next_token_distribution_reference([2.0, 1.0, 0.0], ["cat", "dog", "mat"], ["mat", "cat"])
+    array([0.11920292, 0.88079708])
+    """
+    scores = np.asarray(logits, dtype=np.float64)
+    return softmax(scores[..., _word_ids(vocab, candidates)], axis=-1)
+
+
+def _distribution_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        size = int(rng.integers(4, len(_TINY_VOCAB) + 1))
+        vocab = [str(word) for word in rng.choice(_TINY_VOCAB, size=size, replace=False)]
+        count = int(rng.integers(1, size + 1))
+        candidates = [str(word) for word in rng.choice(vocab, size=count, replace=False)]
+        batch = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+        offset = float(rng.choice([0.0, rng.uniform(-30, 30), rng.uniform(300, 800)]))
+        logits = offset + rng.uniform(0.5, 4.0) * rng.standard_normal((*batch, size))
+        cases.append(
+            Case(
+                args=(logits, vocab, candidates),
+                label=f"random scores #{index + 1}: {count} of {size} words, batch {batch}",
+            )
+        )
+    return cases
+
+
+def _distribution_diagnose(case: Case, expected, got) -> str | None:
+    logits, vocab, candidates = case.args
+    scores = np.asarray(logits, dtype=np.float64)
+    ids = _word_ids(vocab, candidates)
+    if len(ids) < scores.shape[-1] and _close(got, softmax(scores)[..., ids], rtol=1e-5):
+        return (
+            "these are the candidates' probabilities under the whole vocabulary; the "
+            "question restricts the next word to the candidates, so renormalize over "
+            "them only (divide by the candidates' total)."
+        )
+    if _close(got, scores[..., ids]):
+        return "you returned the candidates' scores (logits); turn them into probabilities."
+    with np.errstate(over="ignore"):
+        if _close(got, np.exp(scores[..., ids]), rtol=1e-5):
+            return "you exponentiated the scores but did not divide by their sum."
+    in_vocab_order = sorted(ids)
+    if in_vocab_order != ids and _close(
+        got, softmax(scores[..., in_vocab_order]), rtol=1e-5, atol=1e-8
+    ):
+        return (
+            "the right probabilities in the vocabulary's order; return them in the "
+            "order of `candidates` (the i-th number is the i-th candidate's)."
+        )
+    return None
+
+
+NEXT_TOKEN_DISTRIBUTION = Exercise(
+    id="04.next_token_distribution",
+    title="The next-token distribution over a list of candidate words",
+    points=2,
+    answer_name="next_token_distribution",
+    kind="function",
+    reference=next_token_distribution_reference,
+    visible_cases=(
+        Case(
+            args=(np.array([2.0, 1.0, 0.0, -1.0]), _HAND_VOCAB, ["cat", "dog", "mat"]),
+            label="cat, dog, mat out of four words",
+        ),
+        Case(
+            args=(np.array([2.0, 1.0, 0.0, -1.0]), _HAND_VOCAB, ["mat", "cat"]),
+            label="candidates not in vocabulary order",
+        ),
+        Case(
+            args=(np.array([2.0, 1.0, 0.0, -1.0]), _HAND_VOCAB, ["sat"]),
+            label="a single candidate",
+        ),
+        Case(
+            args=(np.array([2.0, 1.0, 0.0, -1.0]), _HAND_VOCAB, list(_HAND_VOCAB)),
+            label="every word is a candidate",
+        ),
+        Case(
+            args=(np.array([1000.0, 999.0, 990.0, 0.0]), _HAND_VOCAB, ["dog", "cat", "mat"]),
+            label="scores near 1000",
+        ),
+        Case(
+            args=(
+                _seeded_logits(4, (2, len(_TINY_VOCAB))),
+                _TINY_VOCAB,
+                ["sat", "slept", "ran", "chased"],
+            ),
+            label="two contexts, the tiny model's 78 words, four verbs",
+        ),
+    ),
+    hidden_cases=_distribution_hidden,
+    rtol=1e-7,
+    atol=1e-12,
+    diagnose=_distribution_diagnose,
+    hint=(
+        "Look up each candidate's position in `vocab`, take those scores with "
+        "logits[..., ids], then apply a stable softmax over the last axis."
+    ),
+)
+
+
+# --------------------------------------------------------- 04.most_likely_next_word
+
+
+def most_likely_next_word_reference(logits, vocab) -> tuple[str, float]:
+    """(word, probability) of the most likely next word over the whole vocabulary.
+
+    Ties go to the word earlier in `vocab`, as with `np.argmax`.
+
+    >>> most_likely_next_word_reference([0.0, 3.0, 3.0], ["cat", "dog", "mat"])
+    ('dog', 0.4878555511603684)
+    """
+    scores = np.asarray(logits, dtype=np.float64)
+    best = int(np.argmax(scores))
+    return str(vocab[best]), float(softmax(scores)[best])
+
+
+def _most_likely_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        size = int(rng.integers(2, len(_TINY_VOCAB) + 1))
+        vocab = [str(word) for word in rng.choice(_TINY_VOCAB, size=size, replace=False)]
+        offset = float(rng.choice([0.0, rng.uniform(-50, 50), rng.uniform(200, 900)]))
+        logits = offset + rng.uniform(0.2, 5.0) * rng.standard_normal(size)
+        cases.append(Case(args=(logits, vocab), label=f"random scores #{index + 1}, {size} words"))
+    return cases
+
+
+def _most_likely_diagnose(case: Case, expected, got) -> str | None:
+    logits, vocab = case.args
+    scores = np.asarray(logits, dtype=np.float64)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return None
+    word, number = got
+    best = int(np.argmax(scores))
+    if isinstance(word, str) and word == vocab[int(np.argmin(scores))] and word != expected[0]:
+        return "you picked the least likely word; the most likely one has the largest score."
+    if isinstance(word, str) and word != expected[0]:
+        near = [vocab[i] for i in (best - 1, best + 1) if 0 <= i < len(vocab)]
+        if word in near:
+            return (
+                "the word is the neighbour of the right one in `vocab`: look up vocab[index] "
+                "at the position np.argmax gives, without adding or subtracting 1."
+            )
+        return None
+    if _close(number, scores[best]):
+        return (
+            "the number is the largest score (a logit), not a probability; apply the "
+            "softmax over the whole vocabulary and read that word's probability."
+        )
+    if _close(number, log_softmax(scores)[best]):
+        return "the number is a log-probability; return the probability itself."
+    if _close(number, 1.0):
+        return (
+            "the probability is 1: you normalized over the top word alone; the softmax's "
+            "denominator sums over the whole vocabulary."
+        )
+    return None
+
+
+MOST_LIKELY_NEXT_WORD = Exercise(
+    id="04.most_likely_next_word",
+    title="The most likely next word and its probability",
+    points=1,
+    answer_name="most_likely_next_word",
+    kind="function",
+    reference=most_likely_next_word_reference,
+    visible_cases=(
+        Case(args=(np.array([2.0, 1.0, 0.0]), ["cat", "dog", "mat"]), label="cat, dog, mat"),
+        Case(args=(np.array([-3.0, -1.0, -2.0]), ["cat", "dog", "mat"]), label="negative scores"),
+        Case(
+            args=(np.array([1.0, 4.0, 4.0, 0.5]), _HAND_VOCAB),
+            label="a tie for the top (the earlier word wins, as with np.argmax)",
+        ),
+        Case(
+            args=(np.array([990.0, 1000.0, 998.0]), ["cat", "dog", "mat"]),
+            label="scores near 1000",
+        ),
+        Case(
+            args=(_seeded_logits(5, (len(_TINY_VOCAB),)), _TINY_VOCAB),
+            label="the tiny model's 78 words",
+        ),
+    ),
+    hidden_cases=_most_likely_hidden,
+    rtol=1e-7,
+    atol=1e-12,
+    diagnose=_most_likely_diagnose,
+    hint=(
+        "np.argmax(logits) gives the position of the top score (the softmax keeps the "
+        "order); its probability needs the softmax over every word."
+    ),
+)
+
+
+# ----------------------------------------------------------- 04.kl_learned_vs_true
+
+
+def kl_learned_vs_true_reference(true_probs, logits):
+    """KL(true || model) = sum_w p(w) (log p(w) - log q(w)) in nats, over the last axis.
+
+    `true_probs` (..., vocab) are the true next-token probabilities, `logits`
+    (..., vocab) the model's scores; q = softmax(logits). Terms with p(w) = 0
+    contribute 0; a word with p(w) > 0 and q(w) = 0 makes the divergence inf.
+
+    >>> round(float(kl_learned_vs_true_reference([0.5, 0.5, 0.0], [0.0, 0.0, 0.0])), 6)
+    0.405465
+    """
+    p = np.asarray(true_probs, dtype=np.float64)
+    log_q = log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    possible = p > 0
+    log_p = np.log(np.where(possible, p, 1.0))
+    # Impossible words (p = 0) contribute 0 even where log q = -inf (0 log 0 = 0).
+    gap = np.where(possible, log_p - log_q, 0.0)
+    return np.sum(p * gap, axis=-1)
+
+
+def _random_distribution(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    weights = rng.gamma(0.4, size=shape)
+    weights[rng.random(shape) < 0.3] = 0.0
+    weights[..., 0] += 1e-3  # every row keeps at least one possible word
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def _kl_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        size = int(rng.integers(2, len(_TINY_VOCAB) + 1))
+        batch = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+        p = _random_distribution(rng, (*batch, size))
+        spread = float(rng.choice([1.0, 3.0, 150.0]))
+        logits = float(rng.uniform(-20, 20)) + spread * rng.standard_normal((*batch, size))
+        cases.append(
+            Case(
+                args=(p, logits),
+                label=f"random distributions #{index + 1}, shape {(*batch, size)}",
+            )
+        )
+    return cases
+
+
+def _kl_diagnose(case: Case, expected, got) -> str | None:
+    p = np.asarray(case.args[0], dtype=np.float64)
+    logits = np.asarray(case.args[1], dtype=np.float64)
+    q = softmax(logits)
+    log_q = log_softmax(logits)
+    got_array = np.asarray(got, dtype=np.float64)
+    if got_array.shape != np.shape(expected):
+        return None
+    if np.isnan(got_array).any() and (p == 0).any():
+        return (
+            "NaN where the true distribution has zeros: 0 * log 0 gives NaN in NumPy, but "
+            "a word that cannot occur contributes 0 to the divergence; keep only the "
+            "terms with p > 0 (e.g. with np.where)."
+        )
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        log_p = np.log(p)
+        log_of_softmax = np.sum(np.where(p > 0, p * (log_p - np.log(q)), 0.0), axis=-1)
+        reverse = np.sum(np.where(q > 0, q * (log_q - log_p), 0.0), axis=-1)
+        cross_entropy = -np.sum(np.where(p > 0, p * log_q, 0.0), axis=-1)
+    if (
+        np.isfinite(expected).all()
+        and not np.isfinite(log_of_softmax).all()
+        and _close(got_array, log_of_softmax, rtol=1e-6)
+    ):
+        return (
+            "inf where the model gives a possible word a tiny probability: softmax "
+            "rounded it to 0 and log(0) = -inf. Compute log q with a log-softmax "
+            "(z - logsumexp(z)), which never leaves log space."
+        )
+    if not _close(expected, reverse) and _close(got_array, reverse, rtol=1e-6):
+        return (
+            "you computed KL(model || true), the divergence the other way round; KL is "
+            "not symmetric: weight the log-ratio by the TRUE probabilities, "
+            "sum p (log p - log q)."
+        )
+    if not _close(expected, cross_entropy) and _close(got_array, cross_entropy, rtol=1e-6):
+        return (
+            "that is the cross-entropy -sum p log q; the divergence subtracts the true "
+            "distribution's own entropy: sum p (log p - log q)."
+        )
+    if np.any(np.asarray(expected) != 0) and _close(got_array, np.asarray(expected) / np.log(2)):
+        return "that is the divergence in bits (log base 2); use the natural log, np.log."
+    return None
+
+
+KL_LEARNED_VS_TRUE = Exercise(
+    id="04.kl_learned_vs_true",
+    title="How far the learned distribution is from the true one (KL divergence)",
+    points=2,
+    answer_name="kl_learned_vs_true",
+    kind="function",
+    reference=kl_learned_vs_true_reference,
+    visible_cases=(
+        Case(
+            args=(np.array([0.5, 0.25, 0.25]), np.log([0.5, 0.25, 0.25])),
+            label="the model matches the truth exactly",
+        ),
+        Case(
+            args=(np.array([0.5, 0.5, 0.0]), np.array([0.0, 0.0, 0.0])),
+            label="a word the truth never produces (p = 0)",
+        ),
+        Case(
+            args=(np.array([0.0, 1.0, 0.0, 0.0]), np.array([2.0, 1.0, 0.0, -1.0])),
+            label="only one word can follow",
+        ),
+        Case(
+            args=(np.array([0.5, 0.5, 0.0]), np.array([0.0, -900.0, 5.0])),
+            label="the model gives a possible word a tiny probability (scores 900 apart)",
+        ),
+        Case(
+            args=(np.array([0.5, 0.5, 0.0]), np.array([0.0, -np.inf, 1.0])),
+            label="the model rules out a word that can occur (score -inf)",
+        ),
+        Case(
+            args=(
+                np.array([[0.7, 0.2, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25]]),
+                np.array([[1.0, 0.5, 0.0, -2.0], [0.0, 0.1, -0.1, 0.3]]),
+            ),
+            label="a batch of two contexts (one per row)",
+        ),
+    ),
+    hidden_cases=_kl_hidden,
+    rtol=1e-7,
+    atol=1e-10,
+    diagnose=_kl_diagnose,
+    hint=(
+        "Get log q from the logits with a stable log-softmax (never log of a softmax), "
+        "then sum p * (log p - log q) over the words with p > 0."
+    ),
+)
+
+
+EXERCISES = [NEXT_TOKEN_DISTRIBUTION, MOST_LIKELY_NEXT_WORD, KL_LEARNED_VS_TRUE]

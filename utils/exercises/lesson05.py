@@ -1,0 +1,417 @@
+"""Exercises of lesson 05, "Sampling the next token".
+
+* ``05.inverse_cdf_sample``: turn uniform random numbers into token ids by the
+  inverse CDF of a distribution (the way `utils.sampling.sample_next_token`
+  draws).
+* ``05.top_k_filter``: keep the k highest logits, set the rest to -inf
+  (exactly k; ties keep the lower token ids).
+* ``05.top_p_filter``: keep the smallest set of most likely tokens whose
+  probability reaches p (Hugging Face's nucleus filter; the token that brings
+  the mass exactly to p stays; p = 1 keeps everything).
+
+The references are the course's own functions, so an answer that passes here
+behaves like `utils.sampling`. Cases are float64: the top-p rule counts a
+cumulative probability within 1e-12 of p as reaching it (rounding must not
+decide the boundary token), which float64 sums always meet.
+
+>>> from utils.exercises import get
+>>> get("05.inverse_cdf_sample").reference(np.array([0.5, 0.3, 0.2]), np.array([0.1, 0.62, 0.95]))
+array([0, 1, 2])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.exercises._spec import Case, Exercise
+from utils.probability import softmax
+from utils.sampling import top_k_filter, top_p_filter
+
+__all__ = [
+    "EXERCISES",
+    "inverse_cdf_sample_reference",
+    "top_k_filter_reference",
+    "top_p_filter_reference",
+]
+
+
+def _same(got, expected) -> bool:
+    """Exact equality of shape and values (-inf equals -inf)."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    expected = np.asarray(expected, dtype=np.float64)
+    return got.shape == expected.shape and bool(np.array_equal(got, expected))
+
+
+# ------------------------------------------------------------- 05.inverse_cdf_sample
+
+
+def inverse_cdf_sample_reference(probs, uniforms):
+    """Token ids for uniform numbers u in [0, 1): the first token whose cumulative
+    probability exceeds u.
+
+    Token i owns the interval [c_{i-1}, c_i) of the cumulative sums
+    c = np.cumsum(probs), so a token of probability 0 is never chosen and u
+    equal to c_i belongs to token i + 1. If rounding leaves c[-1] a hair
+    under 1 and u lands above it, the last token with probability > 0 is
+    chosen. `probs` has shape (vocab,); the result has the shape of `uniforms`.
+
+    >>> inverse_cdf_sample_reference(np.array([0.5, 0.25, 0.25]), np.array([0.0, 0.5, 0.75]))
+    array([0, 1, 2])
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    u = np.asarray(uniforms, dtype=np.float64)
+    cumulative = np.cumsum(p)
+    ids = np.searchsorted(cumulative, u, side="right")
+    last_possible = int(np.flatnonzero(p > 0)[-1])
+    return np.minimum(ids, last_possible).astype(np.int64)
+
+
+def _inverse_cdf_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        size = int(rng.integers(2, 60))
+        if index % 2 == 0:
+            # Multiples of 1/16: the cumulative sums are exact, so uniforms placed
+            # exactly on them test which token owns a boundary.
+            counts = rng.multinomial(16, np.full(size, 1.0 / size))
+            probs = counts / 16.0
+            edges = np.cumsum(probs)[:-1]
+            uniforms = np.concatenate([rng.choice(edges, size=5), rng.random(20)])
+        else:
+            probs = rng.dirichlet(np.full(size, 0.5))
+            probs[rng.random(size) < 0.3] = 0.0
+            if probs.sum() == 0:
+                probs[int(rng.integers(size))] = 1.0
+            probs /= probs.sum()
+            uniforms = rng.random(int(rng.integers(1, 40)))
+        shape = (uniforms.size,) if rng.random() < 0.5 else (1, uniforms.size)
+        cases.append(
+            Case(
+                args=(probs, uniforms.reshape(shape)),
+                label=f"random distribution #{index + 1} over {size} tokens",
+            )
+        )
+    return cases
+
+
+def _inverse_cdf_diagnose(case: Case, expected, got) -> str | None:
+    probs = np.asarray(case.args[0], dtype=np.float64)
+    uniforms = np.asarray(case.args[1], dtype=np.float64)
+    try:
+        got = np.asarray(got)
+    except (TypeError, ValueError):
+        return None
+    if got.shape != np.shape(expected) or got.dtype.kind not in "iu":
+        return None
+    if np.array_equal(got, expected + 1) or np.array_equal(got, expected - 1):
+        return "every id is off by one; token ids start at 0 like the positions in `probs`."
+    if (got >= probs.size).any() or (got < 0).any():
+        return (
+            f"an id is outside 0..{probs.size - 1}: when rounding leaves the last "
+            "cumulative sum a hair under 1, u can land above it; choose the last token "
+            "with probability > 0 then."
+        )
+    if (probs[got] == 0).any():
+        return (
+            "you chose a token whose probability is 0; each token owns the interval "
+            "[c[i-1], c[i]) of the cumulative sums, which is empty when p[i] = 0 — pick "
+            "the first token whose cumulative sum is strictly greater than u."
+        )
+    cumulative = np.cumsum(probs)
+    left = np.minimum(np.searchsorted(cumulative, uniforms, side="left"), probs.size - 1)
+    if np.array_equal(got, left):
+        return (
+            "a uniform number equal to a cumulative sum went to the token before it: "
+            "token i owns [c[i-1], c[i]), so u = c[i] belongs to token i + 1 "
+            "(searchsorted with side='right', or count the sums <= u)."
+        )
+    return None
+
+
+INVERSE_CDF_SAMPLE = Exercise(
+    id="05.inverse_cdf_sample",
+    title="Sampling by the inverse CDF",
+    points=2,
+    answer_name="inverse_cdf_sample",
+    kind="function",
+    reference=inverse_cdf_sample_reference,
+    visible_cases=(
+        Case(
+            args=(np.array([0.5, 0.3, 0.2]), np.array([0.1, 0.62, 0.95])),
+            label="cat, dog, mat with u = 0.1, 0.62, 0.95",
+        ),
+        Case(
+            args=(np.array([0.5, 0.25, 0.25]), np.array([0.0, 0.5, 0.75, 0.999])),
+            label="u exactly on a cumulative sum (0.5 and 0.75)",
+        ),
+        Case(
+            args=(np.array([0.0, 0.5, 0.0, 0.5]), np.array([0.0, 0.25, 0.5, 0.75])),
+            label="tokens with probability 0",
+        ),
+        Case(args=(np.array([0.2, 0.8]), np.float64(0.3)), label="a single uniform number"),
+        Case(
+            args=(np.array([0.5, 0.3, 0.2]), np.array([[0.9, 0.1], [0.55, 0.85], [0.2, 0.7]])),
+            label="a (3, 2) array of uniform numbers",
+        ),
+        Case(
+            args=(np.full(10, 0.1), np.array([np.nextafter(1.0, 0.0), 0.05])),
+            label="ten tokens of 0.1 (their sum rounds to 0.9999999999999999), u just below 1",
+        ),
+    ),
+    hidden_cases=_inverse_cdf_hidden,
+    rtol=0.0,
+    atol=0.0,
+    diagnose=_inverse_cdf_diagnose,
+    hint=(
+        "c = np.cumsum(probs); np.searchsorted(c, uniforms, side='right') counts the sums "
+        "<= u. Then cap the ids at the last token whose probability is > 0."
+    ),
+)
+
+
+# ------------------------------------------------------------------- 05.top_k_filter
+
+
+def top_k_filter_reference(logits, k):
+    """The k highest logits of each row kept, the rest -inf (`utils.sampling.top_k_filter`).
+
+    >>> top_k_filter_reference(np.array([2.0, 1.0, 2.0, 2.0]), 2)
+    array([  2., -inf,   2., -inf])
+    """
+    return top_k_filter(np.asarray(logits, dtype=np.float64), k)
+
+
+def _top_k_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        size = int(rng.integers(2, 80))
+        batch = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+        logits = float(rng.uniform(-20, 20)) + 2.5 * rng.standard_normal((*batch, size))
+        if index % 3 == 0:
+            logits = np.round(logits)  # whole numbers: ties at the k-th place
+        k = int(rng.integers(1, size + 3))
+        cases.append(
+            Case(args=(logits, k), label=f"random logits #{index + 1}, shape {logits.shape}, k={k}")
+        )
+    return cases
+
+
+def _filter_shape_diagnose(logits, got, expected) -> str | None:
+    """Mistakes common to both filters: probabilities instead of logits, 0 for removed."""
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != expected.shape or np.isinf(got).any():
+        return None
+    if np.allclose(got.sum(axis=-1), 1.0, atol=1e-6) and (got >= 0).all():
+        return (
+            "the result sums to 1 like probabilities; a filter returns LOGITS: the kept "
+            "tokens' own scores, and -inf for the removed ones."
+        )
+    if np.isinf(expected).any() and _same(got, np.where(np.isfinite(expected), logits, 0.0)):
+        return (
+            "removed tokens are 0, but 0 is an ordinary score (e^0 = 1); set them to "
+            "-np.inf so that their probability becomes exactly 0."
+        )
+    return None
+
+
+def _top_k_diagnose(case: Case, expected, got) -> str | None:
+    logits = np.asarray(case.args[0], dtype=np.float64)
+    k = int(case.args[1])
+    expected = np.asarray(expected, dtype=np.float64)
+    message = _filter_shape_diagnose(logits, got, expected)
+    if message:
+        return message
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != expected.shape:
+        return None
+    kept = np.count_nonzero(np.isfinite(got), axis=-1)
+    want = np.count_nonzero(np.isfinite(expected), axis=-1)
+    kth = np.sort(logits, axis=-1)[..., -min(k, logits.shape[-1])][..., None]
+    at_least = np.where(logits >= kth, logits, -np.inf)
+    if _same(got, at_least):
+        return (
+            "you kept every token tied with the k-th largest logit (Hugging Face's rule), "
+            "so more than k stay; the course keeps exactly k: among tied tokens, the lower "
+            "token ids (np.argsort(-logits, kind='stable') orders them so)."
+        )
+    if (kept == want + 1).all():
+        return "you kept k + 1 tokens; keep exactly k (check an off-by-one in your slice)."
+    if (kept == want - 1).all():
+        return "you kept k - 1 tokens; keep exactly k (check an off-by-one in your slice)."
+    if (kept == want).all():
+        smallest = np.where(logits <= np.sort(logits, axis=-1)[..., k - 1 : k], logits, -np.inf)
+        if k < logits.shape[-1] and _same(got, smallest):
+            return "you kept the k LOWEST logits; keep the k highest."
+        return (
+            "you kept k tokens, but not the right ones: the k highest logits stay, and "
+            "among tokens tied at the k-th place the lower token ids."
+        )
+    return None
+
+
+TOP_K_FILTER = Exercise(
+    id="05.top_k_filter",
+    title="Top-k filtering",
+    points=2,
+    answer_name="top_k_filter",
+    kind="function",
+    reference=top_k_filter_reference,
+    visible_cases=(
+        Case(args=(np.array([1.0, 3.0, 2.0, 0.5]), 2), label="four tokens, k = 2"),
+        Case(args=(np.array([1.0, 3.0, 2.0, 0.5]), 1), label="k = 1 (greedy)"),
+        Case(args=(np.array([1.0, 3.0, 2.0, 0.5]), 4), label="k = vocabulary size"),
+        Case(args=(np.array([1.0, 3.0, 2.0, 0.5]), 10), label="k larger than the vocabulary"),
+        Case(
+            args=(np.array([2.0, 1.0, 2.0, 2.0]), 2),
+            label="a three-way tie for the top (exactly k stay: lower ids first)",
+        ),
+        Case(
+            args=(np.array([[1.0, 3.0, 2.0, 0.5], [-1.0, -5.0, 4.0, 4.5]]), 2),
+            label="a batch of two rows, k = 2",
+        ),
+        Case(
+            args=(np.array([0.5, -np.inf, 2.0, -np.inf, 1.0]), 2),
+            label="logits already holding -inf",
+        ),
+    ),
+    hidden_cases=_top_k_hidden,
+    rtol=0.0,
+    atol=0.0,
+    diagnose=_top_k_diagnose,
+    hint=(
+        "order = np.argsort(-logits, axis=-1, kind='stable') ranks the tokens (ties: lower "
+        "id first); the first k columns of it are the tokens to keep."
+    ),
+)
+
+
+# ------------------------------------------------------------------- 05.top_p_filter
+
+
+def top_p_filter_reference(logits, p):
+    """The smallest set of most likely tokens reaching probability p (`utils.sampling`).
+
+    >>> top_p_filter_reference(np.log([0.5, 0.25, 0.125, 0.125]), 0.75).round(3)
+    array([-0.693, -1.386,   -inf,   -inf])
+    """
+    return top_p_filter(np.asarray(logits, dtype=np.float64), p)
+
+
+def _top_p_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(7):
+        size = int(rng.integers(2, 80))
+        if index % 3 == 0:
+            # Multiples of 1/32 and p equal to a cumulative sum: the exact boundary.
+            counts = rng.multinomial(32, rng.dirichlet(np.ones(size)))
+            counts[0] += 1 if counts.sum() == 0 else 0
+            probs = counts / counts.sum()
+            with np.errstate(divide="ignore"):
+                logits = np.log(probs)
+            ranked = np.sort(probs)[::-1]
+            p = float(np.cumsum(ranked)[int(rng.integers(0, max(1, np.count_nonzero(ranked))))])
+            p = min(p, 1.0)
+            label = f"random distribution #{index + 1}: p equal to a cumulative sum"
+        else:
+            batch = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+            logits = float(rng.uniform(-20, 20)) + rng.uniform(0.5, 4) * rng.standard_normal(
+                (*batch, size)
+            )
+            p = 1.0 if index == 5 else float(np.round(rng.uniform(0.05, 0.99), 2))
+            label = f"random logits #{index + 1}, shape {logits.shape}, p={p}"
+        cases.append(Case(args=(logits, p), label=label))
+    return cases
+
+
+def _top_p_diagnose(case: Case, expected, got) -> str | None:
+    logits = np.asarray(case.args[0], dtype=np.float64)
+    p = float(case.args[1])
+    expected = np.asarray(expected, dtype=np.float64)
+    message = _filter_shape_diagnose(logits, got, expected)
+    if message:
+        return message
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != expected.shape:
+        return None
+    kept = np.count_nonzero(np.isfinite(got), axis=-1)
+    want = np.count_nonzero(np.isfinite(expected), axis=-1)
+    if p == 1.0 and (kept < want).any():
+        return (
+            "with p = 1 every token stays (Hugging Face skips the filter): the mass "
+            "before the last, tiny tokens already rounds to 1, so return the logits unchanged."
+        )
+    if np.isfinite(got).sum() and (kept == want + 1).any() and (kept >= want).all():
+        probs = np.sort(softmax(logits), axis=-1)[..., ::-1]
+        mass = np.take_along_axis(np.cumsum(probs, axis=-1), (want - 1)[..., None], axis=-1)
+        if np.isclose(mass, p, rtol=0, atol=1e-12).any():
+            return (
+                "at the boundary you kept one token too many: the token that brings the mass "
+                "to exactly p is the last one kept. Rounding may make that mass a hair under p "
+                "(0.5 + 0.3 can come out as 0.7999999999999998), so count a cumulative "
+                "probability within 1e-12 of p as reaching p."
+            )
+        return (
+            "you kept one token too many: stop at the first token whose cumulative "
+            "probability reaches p (that token included)."
+        )
+    if (kept == want - 1).any() and (kept <= want).all():
+        return (
+            "you dropped the token that makes the mass reach p; top-p keeps the smallest "
+            "set whose probability is AT LEAST p, so the crossing token stays."
+        )
+    if (kept == want).all():
+        return (
+            "you kept the right number of tokens, but not the right ones: rank them from the "
+            "most likely down, and among equal logits put the lower token id first "
+            "(np.argsort(-logits, kind='stable'))."
+        )
+    return None
+
+
+TOP_P_FILTER = Exercise(
+    id="05.top_p_filter",
+    title="Top-p (nucleus) filtering",
+    points=3,
+    answer_name="top_p_filter",
+    kind="function",
+    reference=top_p_filter_reference,
+    visible_cases=(
+        Case(
+            args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.7), label="probs 1/2, 1/4, 1/8, 1/8, p=0.7"
+        ),
+        Case(
+            args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.75),
+            label="the mass reaches p exactly (1/2 + 1/4 = 0.75)",
+        ),
+        Case(
+            args=(np.log([0.5, 0.3, 0.1, 0.1]), 0.8),
+            label="0.5 + 0.3 reaches p = 0.8, up to rounding",
+        ),
+        Case(args=(np.log([0.3, 0.1, 0.1, 0.5]), 0.8), label="the same tokens in another order"),
+        Case(args=(np.array([3.0, 0.0, 0.0]), 0.1), label="p below the top probability: one token"),
+        Case(
+            args=(np.array([0.0, -50.0, -100.0]), 1.0),
+            label="p = 1 with tokens of tiny probability",
+        ),
+        Case(args=(np.zeros(4), 0.5), label="four equal logits, p = 0.5 (ties: lower ids first)"),
+        Case(
+            args=(np.array([[2.0, 1.0, 0.0, -1.0], [0.0, 0.0, 5.0, 0.0]]), 0.9),
+            label="a batch of two rows, p = 0.9",
+        ),
+    ),
+    hidden_cases=_top_p_hidden,
+    rtol=0.0,
+    atol=0.0,
+    diagnose=_top_p_diagnose,
+    hint=(
+        "Rank tokens with np.argsort(-logits, kind='stable'), take the softmax probabilities "
+        "in that order, and keep a token while the mass BEFORE it is below p - 1e-12; "
+        "p = 1 keeps everything."
+    ),
+)
+
+
+EXERCISES = [INVERSE_CDF_SAMPLE, TOP_K_FILTER, TOP_P_FILTER]
