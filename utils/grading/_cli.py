@@ -1,0 +1,229 @@
+"""`python -m utils.grading SUBMISSIONS --out OUT [--jobs N] [--timeout S] [--seed SEED]`.
+
+Exit status: 0 when grading ran (however broken the submissions), 2 with a
+one-line reason when it could not (bad arguments, missing folder, a machine
+where no grading child can start), 1 if the output folder was swapped for
+another while grading, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["SEED_VARIABLE", "main"]
+
+SEED_VARIABLE = "COURSE_GRADING_SEED"
+PROGRAM = "python -m utils.grading"
+
+
+class _UsageError(Exception):
+    """Bad command line or folders: exit 2 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message
+        raise _UsageError(f"{message} (see {PROGRAM} --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROGRAM,
+        description=(
+            "Grade every notebook below SUBMISSIONS (one folder per student) against the "
+            "course's exercise specs plus hidden cases, each submission in its own "
+            "confined child process. Writes OUT/grades.csv, OUT/summary.csv and "
+            "OUT/feedback/<student>/<notebook>.md."
+        ),
+        epilog=(
+            f"The seed is the instructor's secret: prefer the {SEED_VARIABLE} environment "
+            "variable to --seed, since a command line is visible to every process."
+        ),
+    )
+    parser.add_argument("submissions", metavar="SUBMISSIONS", help="folder of submissions")
+    parser.add_argument("--out", required=True, metavar="OUT", help="folder for the gradebook")
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wall-clock limit per submission (default 60)",
+    )
+    parser.add_argument(
+        "--seed",
+        default=None,
+        metavar="SEED",
+        help=f"seed of the hidden cases (default: ${SEED_VARIABLE}, else a public default)",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=2048,
+        metavar="MB",
+        help="address-space limit per submission in MiB (default 2048)",
+    )
+    return parser
+
+
+def _check_arguments(arguments) -> tuple[Path, Path]:
+    if not 1 <= arguments.jobs <= 64:
+        raise _UsageError(f"--jobs must be between 1 and 64, got {arguments.jobs}")
+    if not (math.isfinite(arguments.timeout) and arguments.timeout > 0):
+        raise _UsageError(
+            f"--timeout must be a positive number of seconds, got {arguments.timeout}"
+        )
+    if arguments.memory_mb < 256:
+        raise _UsageError(f"--memory-mb must be at least 256, got {arguments.memory_mb}")
+    if arguments.seed is not None and not arguments.seed.strip():
+        raise _UsageError("--seed must not be empty")
+    submissions = Path(arguments.submissions)
+    if not submissions.exists():
+        raise _UsageError(f"the submissions folder {str(submissions)!r} does not exist")
+    if not submissions.is_dir():
+        raise _UsageError(f"{str(submissions)!r} is not a folder of submissions")
+    out = Path(arguments.out)
+    real_submissions, real_out = submissions.resolve(), out.resolve()
+    if real_out == real_submissions or real_out in real_submissions.parents:
+        raise _UsageError("--out must not be the submissions folder or contain it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _UsageError(
+            f"cannot create the output folder {str(out)!r}: {error.strerror}"
+        ) from None
+    if not os.access(out, os.W_OK):
+        raise _UsageError(f"the output folder {str(out)!r} is not writable")
+    return submissions, out
+
+
+def _warn(message: str) -> None:
+    print(f"{PROGRAM}: warning: {message}", file=sys.stderr)
+
+
+def _seed(arguments) -> str:
+    from utils.grading._grade import DEFAULT_SEED
+
+    if arguments.seed is not None:
+        return arguments.seed
+    from_environment = os.environ.get(SEED_VARIABLE, "")
+    if from_environment.strip():
+        return from_environment
+    _warn(
+        f"no --seed and no {SEED_VARIABLE}: using the public default seed, so hidden cases "
+        "are predictable to anyone who reads the course's source"
+    )
+    return DEFAULT_SEED
+
+
+class _Progress:
+    """A one-line bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self):
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\rgrading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _run(arguments) -> int:
+    submissions_root, out = _check_arguments(arguments)
+    seed = _seed(arguments)
+
+    from utils import exercises
+    from utils.grading._discover import find_notebooks, read_submission
+    from utils.grading._grade import grade_all, plan_lesson
+    from utils.grading._report import write_gradebook
+    from utils.grading._sandbox import Sandbox, SandboxError
+
+    begin = time.monotonic()
+    lessons = set(exercises.lessons())
+    grade_ids = {}
+    for spec in exercises.all_exercises():
+        grade_ids[spec.grade_id] = spec.lesson
+        grade_ids[spec.check_grade_id] = spec.lesson
+    paths = find_notebooks(submissions_root, skip=(out,))
+    if not paths:
+        _warn(f"found no notebooks (*.ipynb) below {str(submissions_root)!r}")
+    submissions = [read_submission(submissions_root, path, lessons, grade_ids) for path in paths]
+    present = sorted({s.lesson for s in submissions if s.lesson is not None})
+    case_seconds = max(2.0, arguments.timeout / 20)
+    try:
+        plans = {lesson: plan_lesson(lesson, seed, case_seconds) for lesson in present}
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    specs = {spec.id: spec for lesson in present for spec in plans[lesson].specs}
+    lesson_points = {
+        lesson: float(sum(spec.points for spec in plans[lesson].specs)) for lesson in present
+    }
+    out_identity = os.stat(out)
+    course_root = str(Path(exercises.__file__).resolve().parents[2])
+    try:
+        sandbox = Sandbox(
+            course_root,
+            timeout=arguments.timeout,
+            memory_mb=arguments.memory_mb,
+            jobs=arguments.jobs,
+            hidden=[str(submissions_root), str(out)],
+        )
+    except (SandboxError, OSError) as error:
+        raise _UsageError(f"cannot start grading children: {error}") from None
+    try:
+        for note in sandbox.notes:
+            _warn(note)
+        graded = list(
+            grade_all(submissions, plans, sandbox, jobs=arguments.jobs, on_progress=_Progress())
+        )
+    finally:
+        sandbox.close()
+    now = os.lstat(out)
+    if (now.st_dev, now.st_ino) != (out_identity.st_dev, out_identity.st_ino):
+        print(
+            f"{PROGRAM}: error: the output folder was replaced while grading; nothing written",
+            file=sys.stderr,
+        )
+        return 1
+    write_gradebook(out, graded, specs, lesson_points)
+    statuses = Counter(row.status for item in graded for row in item.rows)
+    untrusted = [row for item in graded for row in item.rows if "course's files" in row.message]
+    if untrusted:
+        _warn(
+            "the course's files (the utils package) changed during grading; the submission "
+            "that did it and every one graded after are marked invalid. Restore the files "
+            "(e.g. `git checkout -- utils`) and grade again."
+        )
+    students = len({item.submission.student for item in graded})
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    print(
+        f"graded {len(graded)} notebook(s) of {students} student(s) in "
+        f"{time.monotonic() - begin:.1f} s ({counts or 'no rows'}); wrote "
+        f"{out / 'grades.csv'}, {out / 'summary.csv'}, {out / 'feedback'}/"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the grader; returns the exit status (see the module docstring)."""
+    try:
+        arguments = _parser().parse_args(argv)
+        return _run(arguments)
+    except _UsageError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted; nothing written", file=sys.stderr)
+        return 130
