@@ -54,9 +54,11 @@ format: $(STAMP)
 # Strict nbval on solutions/ (stored outputs are the reference; the kernel is
 # the one named in each notebook, this venv's); tests/ runs the student
 # notebooks itself. --dist loadscope keeps each notebook on one worker.
+# One BLAS thread per process: with two pytest workers on two cores, threaded
+# BLAS calls fight for the cores and run several times slower.
 test: lint
 	@mkdir -p build
-	$(BIN)/python -m pytest -n 2 --dist loadscope --junitxml=build/test-results.xml \
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --junitxml=build/test-results.xml \
 	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 \
 	  tests solutions $(PYTEST_ARGS)
 

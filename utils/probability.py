@@ -37,9 +37,13 @@ __all__ = ["entropy", "log_softmax", "logsumexp", "naive_softmax", "softmax"]
 # logsumexp and log_softmax need no temporary array the size of the input.
 _BLOCK_ENTRIES = 1 << 17
 
-# exp(z) == exp2(z * log2(e)); NumPy's float32 exp2 is about 40% faster than
+# exp(z) == exp2(z * log2(e)); NumPy's float32 exp2 is about twice as fast as
 # its exp, and the multiplication can absorb the division by the temperature.
+# But exp2 takes a 10-20x slower path for results below the smallest normal
+# float (2**-126 in float32), -inf included (masked tokens), where exp does
+# not: `_exp2_is_fast` checks the range first, with one cheap pass (a min).
 _LOG2_E = 1.0 / np.log(2.0)
+_EXP2_NORMAL_MIN = {np.dtype(np.float32): -126.0, np.dtype(np.float64): -1022.0}
 
 
 def _prepare(logits, axis, temperature, mask):
@@ -125,7 +129,26 @@ def _keepdims_sums(values: np.ndarray, axis: int | None) -> np.ndarray:
     return _row_sums(rows).reshape(_keepdims_shape(values.shape, axis))
 
 
-def _sum_exp(values: np.ndarray, shift, axis: int | None) -> np.ndarray:
+def _exp2_is_fast(scores: np.ndarray, row_max: np.ndarray, temperature: float) -> bool:
+    """True when every exponent (z - row max) / T, in base 2, stays in exp2's normal range."""
+    lowest = np.min(scores)
+    if not np.isfinite(lowest):
+        return False
+    spread = (float(np.max(row_max)) - float(lowest)) * _LOG2_E / temperature
+    return -spread >= _EXP2_NORMAL_MIN[scores.dtype]
+
+
+def _exp_in_place(values: np.ndarray, scale: float, use_exp2: bool) -> np.ndarray:
+    """values <- exp(values * scale), in place (exp2 when it is fast, see above)."""
+    if use_exp2:
+        np.multiply(values, values.dtype.type(scale * _LOG2_E), out=values)
+        return np.exp2(values, out=values)
+    if scale != 1.0:
+        np.multiply(values, values.dtype.type(scale), out=values)
+    return np.exp(values, out=values)
+
+
+def _sum_exp(values: np.ndarray, shift, axis: int | None, use_exp2: bool) -> np.ndarray:
     """sum(exp(values - shift)) along `axis` (keepdims); `shift` holds the row
     maxima (None: `values` are already shifted).
 
@@ -137,8 +160,7 @@ def _sum_exp(values: np.ndarray, shift, axis: int | None) -> np.ndarray:
         if rows is None:
             # Shift first: scaling a huge score before the shift would overflow.
             exponents = values.copy() if shift is None else np.subtract(values, shift)
-            np.multiply(exponents, exponents.dtype.type(_LOG2_E), out=exponents)
-            return _keepdims_sums(np.exp2(exponents, out=exponents), axis)
+            return _keepdims_sums(_exp_in_place(exponents, 1.0, use_exp2), axis)
         n_rows, width = rows.shape
         if shift is not None:
             shift_rows = np.broadcast_to(shift, _keepdims_shape(values.shape, axis))
@@ -150,11 +172,10 @@ def _sum_exp(values: np.ndarray, shift, axis: int | None) -> np.ndarray:
             block = slice(start, min(start + step, n_rows))
             exponents = buffer[: block.stop - block.start]
             if shift is None:
-                np.multiply(rows[block], rows.dtype.type(_LOG2_E), out=exponents)
+                np.copyto(exponents, rows[block])
             else:
                 np.subtract(rows[block], shift_rows[block], out=exponents)
-                np.multiply(exponents, exponents.dtype.type(_LOG2_E), out=exponents)
-            totals[block] = _row_sums(np.exp2(exponents, out=exponents))
+            totals[block] = _row_sums(_exp_in_place(exponents, 1.0, use_exp2))
     return totals.reshape(_keepdims_shape(values.shape, axis))
 
 
@@ -162,6 +183,7 @@ def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
     """softmax (log=False) or log_softmax (log=True) of validated arguments."""
     scores, axis, temperature, dtype = _prepare(logits, axis, temperature, mask)
     row_max = _row_max(scores, axis, mask is not None)
+    use_exp2 = _exp2_is_fast(scores, row_max, temperature)
     # With a mask, `scores` is already a fresh array: write the result into it.
     out = scores if mask is not None else np.empty_like(scores)
     with np.errstate(over="ignore"):  # only ever a hopeless score -> -inf
@@ -169,11 +191,10 @@ def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
         if log:
             if temperature != 1.0:
                 np.multiply(out, out.dtype.type(1.0 / temperature), out=out)
-            log_totals = np.log(_sum_exp(out, None, axis)).astype(out.dtype)
+            log_totals = np.log(_sum_exp(out, None, axis, use_exp2)).astype(out.dtype)
             np.subtract(out, log_totals, out=out)
         else:
-            np.multiply(out, out.dtype.type(_LOG2_E / temperature), out=out)
-            np.exp2(out, out=out)
+            _exp_in_place(out, 1.0 / temperature, use_exp2)
             # One division per row, then a multiplication per entry.
             inverse_totals = (1.0 / _keepdims_sums(out, axis)).astype(out.dtype)
             np.multiply(out, inverse_totals, out=out)
@@ -229,8 +250,9 @@ def logsumexp(logits, axis=-1, *, keepdims=False, mask=None) -> np.ndarray:
     """
     scores, axis, _, dtype = _prepare(logits, axis, 1.0, mask)
     row_max = _row_max(scores, axis, mask is not None)
+    use_exp2 = _exp2_is_fast(scores, row_max, 1.0)
     with np.errstate(over="ignore"):
-        result = (row_max + np.log(_sum_exp(scores, row_max, axis))).astype(dtype)
+        result = (row_max + np.log(_sum_exp(scores, row_max, axis, use_exp2))).astype(dtype)
     if keepdims:
         return result
     return result.reshape(()) if axis is None else np.squeeze(result, axis=axis)
