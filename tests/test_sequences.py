@@ -363,11 +363,28 @@ def test_decoded_log_probs_agree_with_sequence_log_prob(model):
         (lambda m: beam_search(m, "the", beam_width=0, max_new_tokens=2), ValueError, "beam"),
         (lambda m: greedy_decode(object(), [0], 2), TypeError, "next_token_logits"),
         (lambda m: exhaustive_search(m, "the", max_new_tokens=5), ValueError, "beam_search"),
+        (lambda m: greedy_decode(m, "the", 3, eos="<end>"), ValueError, "not in the model's"),
+        (lambda m: greedy_decode(m, "the", 3, eos=78), ValueError, "0 to 77"),
+        (lambda m: greedy_decode(m, "the", 3, eos=1.0), TypeError, "token id"),
     ],
 )
 def test_bad_decoding_arguments_raise_clear_errors(model, call, error, message):
     with pytest.raises(error, match=message):
         call(model)
+
+
+def test_eos_is_a_token_or_its_id_and_stops_decoding(model):
+    by_token = greedy_decode(model, "the cat", 10, eos="mat")
+    by_id = greedy_decode(model, "the cat", 10, eos=model.vocab.index("mat"))
+    default = greedy_decode(model, "the cat", 10)
+    assert by_token.text == by_id.text
+    np.testing.assert_array_equal(by_token.token_ids, by_id.token_ids)
+    assert by_token.text == "the cat sat on the mat"
+    assert by_token.finished
+    assert default.text.endswith("</s>")
+    assert len(default.token_ids) > len(by_token.token_ids)
+    beams = beam_search(model, "the cat", beam_width=2, max_new_tokens=4, eos="mat")
+    assert all(h.token_ids[-1] == model.vocab.index("mat") for h in beams if h.finished)
 
 
 def test_docstring_examples_run():

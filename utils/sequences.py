@@ -319,12 +319,22 @@ def _prefix_ids(model, prefix) -> np.ndarray:
     return ids.astype(np.int64)
 
 
-def _eos(model, eos_id):
-    if eos_id is None:
+def _eos(model, eos):
+    """The end-of-sequence token id from `eos`: None (the model's), a token id or a token."""
+    if eos is None:
         return getattr(model, "eos_id", None)
-    if isinstance(eos_id, (bool, np.bool_)) or not isinstance(eos_id, numbers.Integral):
-        raise TypeError(f"eos_id must be a token id (int) or None, got {eos_id!r}.")
-    return int(eos_id)
+    if isinstance(eos, str):
+        vocab = list(getattr(model, "vocab", []))
+        if eos not in vocab:
+            raise ValueError(f"eos {eos!r} is not in the model's vocabulary; pass a token it has.")
+        return vocab.index(eos)
+    if isinstance(eos, (bool, np.bool_)) or not isinstance(eos, numbers.Integral):
+        raise TypeError(f"eos must be a token id (int), a token (str) or None, got {eos!r}.")
+    size = len(getattr(model, "vocab", ())) or None
+    if eos < 0 or (size is not None and eos >= size):
+        known = f" (0 to {size - 1})" if size else ""
+        raise ValueError(f"eos = {eos} is not a token id of this model{known}.")
+    return int(eos)
 
 
 def _next_log_probs(model, contexts: np.ndarray) -> np.ndarray:
@@ -348,11 +358,12 @@ def _hypothesis(model, prefix, tokens, log_probs, finished, length_penalty) -> H
     return Hypothesis(tokens, log_probs, score, bool(finished), text)
 
 
-def greedy_decode(model, prefix, max_new_tokens, *, length_penalty=1.0, eos_id=None):
+def greedy_decode(model, prefix, max_new_tokens, *, length_penalty=1.0, eos=None):
     """Extend `prefix` by the most likely token, step by step.
 
     Stops after `max_new_tokens` tokens or at the end-of-sequence token
-    (`eos_id`, default ``model.eos_id``). Returns a `Hypothesis`.
+    (`eos`: a token id or the token itself; default ``model.eos_id``).
+    Returns a `Hypothesis`.
 
     >>> from utils import lm
     >>> greedy_decode(lm.load(), "the cat", 10)
@@ -360,7 +371,7 @@ def greedy_decode(model, prefix, max_new_tokens, *, length_penalty=1.0, eos_id=N
     """
     prefix_ids = _prefix_ids(model, prefix)
     max_new_tokens = _check_positive_int(max_new_tokens, "max_new_tokens")
-    eos = _eos(model, eos_id)
+    eos = _eos(model, eos)
     tokens, log_probs = [], []
     for _ in range(max_new_tokens):
         context = np.concatenate([prefix_ids, np.array(tokens, dtype=np.int64)])
@@ -384,7 +395,7 @@ def sample_decode(
     top_k=None,
     top_p=None,
     length_penalty=1.0,
-    eos_id=None,
+    eos=None,
 ):
     """Extend `prefix` by sampling each token (`utils.sampling.sample_next_token`).
 
@@ -399,7 +410,7 @@ def sample_decode(
     """
     prefix_ids = _prefix_ids(model, prefix)
     max_new_tokens = _check_positive_int(max_new_tokens, "max_new_tokens")
-    eos = _eos(model, eos_id)
+    eos = _eos(model, eos)
     tokens, log_probs = [], []
     for _ in range(max_new_tokens):
         context = np.concatenate([prefix_ids, np.array(tokens, dtype=np.int64)])
@@ -415,9 +426,7 @@ def sample_decode(
     return _hypothesis(model, prefix_ids, tokens, log_probs, finished, length_penalty)
 
 
-def beam_search_steps(
-    model, prefix, *, beam_width, max_new_tokens, length_penalty=1.0, eos_id=None
-):
+def beam_search_steps(model, prefix, *, beam_width, max_new_tokens, length_penalty=1.0, eos=None):
     """Beam search one step at a time: yields a `BeamStep` after each token.
 
     See `beam_search` for the rules; this generator exposes every step.
@@ -425,7 +434,7 @@ def beam_search_steps(
     prefix_ids = _prefix_ids(model, prefix)
     beam_width = _check_positive_int(beam_width, "beam_width")
     max_new_tokens = _check_positive_int(max_new_tokens, "max_new_tokens")
-    eos = _eos(model, eos_id)
+    eos = _eos(model, eos)
     beam_tokens = np.zeros((1, 0), dtype=np.int64)  # live beams' generated tokens
     beam_log_probs = np.zeros((1, 0))  # and their per-token log-probs
     finished: list[Hypothesis] = []
@@ -475,12 +484,12 @@ def beam_search_steps(
             return
 
 
-def beam_search(model, prefix, *, beam_width, max_new_tokens, length_penalty=1.0, eos_id=None):
+def beam_search(model, prefix, *, beam_width, max_new_tokens, length_penalty=1.0, eos=None):
     """The `beam_width` best continuations found by beam search, best score first.
 
     At each step every live beam is extended by every token; the best
     2 * beam_width extensions by total log-probability are ranked; an
-    extension ending in ``</s>`` (`eos_id`, default ``model.eos_id``) that
+    extension ending in ``</s>`` (`eos`: a token id or the token; default ``model.eos_id``) that
     ranks within the top beam_width is finished, and the best beam_width
     others stay live. After `max_new_tokens` steps the live beams end too
     (unfinished). Finished hypotheses are ranked by
@@ -506,13 +515,13 @@ def beam_search(model, prefix, *, beam_width, max_new_tokens, length_penalty=1.0
         beam_width=beam_width,
         max_new_tokens=max_new_tokens,
         length_penalty=length_penalty,
-        eos_id=eos_id,
+        eos=eos,
     ):
         finished = step.finished
     return finished[:beam_width]
 
 
-def exhaustive_search(model, prefix, *, max_new_tokens, length_penalty=1.0, eos_id=None, top=None):
+def exhaustive_search(model, prefix, *, max_new_tokens, length_penalty=1.0, eos=None, top=None):
     """Score every continuation of up to `max_new_tokens` tokens; return them best first.
 
     A continuation ends at ``</s>`` or after `max_new_tokens` tokens; it is
@@ -526,7 +535,7 @@ def exhaustive_search(model, prefix, *, max_new_tokens, length_penalty=1.0, eos_
     """
     prefix_ids = _prefix_ids(model, prefix)
     max_new_tokens = _check_positive_int(max_new_tokens, "max_new_tokens")
-    eos = _eos(model, eos_id)
+    eos = _eos(model, eos)
     frontier_tokens = np.zeros((1, 0), dtype=np.int64)
     frontier_log_probs = np.zeros((1, 0))
     results: list[tuple] = []
