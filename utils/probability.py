@@ -20,6 +20,8 @@ subtracted before exponentiating, so `exp` never sees a positive number.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from utils._validation import (
@@ -42,7 +44,7 @@ _BLOCK_ENTRIES = 1 << 17
 # But exp2 takes a 10-20x slower path for results below the smallest normal
 # float (2**-126 in float32), -inf included (masked tokens), where exp does
 # not: `_exp2_is_fast` checks the range first, with one cheap pass (a min).
-_LOG2_E = 1.0 / np.log(2.0)
+_LOG2_E = 1.0 / math.log(2.0)  # a Python float: its arithmetic never warns
 _EXP2_NORMAL_MIN = {np.dtype(np.float32): -126.0, np.dtype(np.float64): -1022.0}
 
 
@@ -134,7 +136,7 @@ def _exp2_is_fast(scores: np.ndarray, row_max: np.ndarray, temperature: float) -
     lowest = np.min(scores)
     if not np.isfinite(lowest):
         return False
-    spread = (float(np.max(row_max)) - float(lowest)) * _LOG2_E / temperature
+    spread = (float(np.max(row_max)) - float(lowest)) * _LOG2_E / float(temperature)
     return -spread >= _EXP2_NORMAL_MIN[scores.dtype]
 
 
