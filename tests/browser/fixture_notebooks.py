@@ -31,6 +31,9 @@ TEMPERATURE_TOKENS = ["cat", "dog", "bird", "fish", "car"]
 TEMPERATURE_LOGITS = [3.0, 2.0, 1.0, 0.5, -1.0]
 LAB_CONTEXT = "the cat"
 BEAM_PREFIX = "the cat"
+GRADIENT_TOKENS = ["cat", "dog", "mat"]
+GRADIENT_LOGITS = [2.0, 1.0, 0.0]
+GRADIENT_TARGET = 1
 QUIZ = {
     "question": "Dividing every score by a temperature T > 1 makes the distribution ...",
     "options": ["sharper", "flatter", "unchanged"],
@@ -85,6 +88,9 @@ def write_gallery(folder) -> Path:
         ),
         "lab": _call("utils.widgets.sampling_lab", context=LAB_CONTEXT, samples=1000),
         "beam": _call("utils.widgets.beam_search_stepper", prefix=BEAM_PREFIX, max_new_tokens=4),
+        "gradient": _call(
+            "utils.widgets.gradient_explorer", GRADIENT_TOKENS, GRADIENT_LOGITS, GRADIENT_TARGET
+        ),
         "single": _call("utils.quiz", **QUIZ),
         "several": _call("utils.quiz", **SEVERAL),
         "numeric": _call("utils.numeric_quiz", **NUMERIC),

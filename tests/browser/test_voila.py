@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixture_notebooks import (
+    GRADIENT_LOGITS,
+    GRADIENT_TARGET,
+    GRADIENT_TOKENS,
     LAB_CONTEXT,
     SCORE_LOGITS,
     SCORE_TOKENS,
@@ -20,7 +23,13 @@ from jupyter_pages import chart_source, output, press, slider, type_value
 from playwright.sync_api import expect
 
 from utils import lm
-from utils.widgets import beam_stepper_state, sampling_state, score_state, temperature_state
+from utils.widgets import (
+    beam_stepper_state,
+    gradient_step_state,
+    sampling_state,
+    score_state,
+    temperature_state,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -181,6 +190,38 @@ def test_beam_search_stepper_steps_to_the_end(page, screenshot):
     explorer.get_by_role("button", name="Reset").click()
     expect(out).to_contain_text("Press Next")
     expect(next_step).to_be_enabled()
+
+
+def test_gradient_explorer_step_and_reset(page, screenshot):
+    explorer = page.locator(".gradient-explorer")
+    out = output(explorer)
+    target = GRADIENT_TOKENS[GRADIENT_TARGET]
+    start = gradient_step_state(GRADIENT_LOGITS, GRADIENT_TARGET, 1.0, 0)
+    expect(out).to_contain_text("learning rate 1, step 0")
+    expect(out).to_contain_text(f"loss -log p({target}) = {start['loss']:.4f}")
+    expect(out).to_contain_text("sum of p - y = 0.0000")
+    image = chart_source(explorer)
+
+    step = explorer.get_by_role("button", name="Step", exact=True)
+    step.focus()  # the keyboard alone must do: a focused button answers Enter and Space
+    page.keyboard.press("Enter")
+    after = gradient_step_state(GRADIENT_LOGITS, GRADIENT_TARGET, 1.0, 1)
+    expect(out).to_contain_text("learning rate 1, step 1")
+    expect(out).to_contain_text(f"loss -log p({target}) = {after['loss']:.4f}")
+    logit = after["logits"][GRADIENT_TARGET]
+    expect(out).to_contain_text(f"{target} {logit:.4f} {after['probs'][GRADIENT_TARGET]:.4f} 1")
+    expect(out.locator("img")).to_have_count(1)
+    assert chart_source(explorer) != image
+    screenshot(explorer, "gradient_explorer")
+
+    step.focus()  # the screenshot clicked elsewhere to hide the focus ring
+    page.keyboard.press("Space")
+    expect(out).to_contain_text("learning rate 1, step 2")
+    explorer.get_by_role("button", name="Reset").focus()
+    page.keyboard.press("Enter")
+    expect(out).to_contain_text("learning rate 1, step 0")
+    expect(out).to_contain_text(f"loss -log p({target}) = {start['loss']:.4f}")
+    assert chart_source(explorer) == image
 
 
 def test_quizzes_by_keyboard_and_mouse(page, screenshot):

@@ -13,6 +13,8 @@ by hand. The maths lives in pure functions next to each widget
 * `sampling_lab(model, context)`: temperature, top-k, top-p on the tiny model; the kept
   set, the renormalized distribution, seeded samples against it.
 * `beam_search_stepper(model, prefix)`: beam search one step at a time, greedy path marked.
+* `gradient_explorer(tokens, logits, target)`: gradient descent on -log p(target) one Step
+  at a time; p, the gradient p - y (summing to 0) and the loss curve.
 * `quiz(...)`, `numeric_quiz(...)`: self-checks with an explanation for every option.
 """
 
@@ -45,10 +47,12 @@ from utils.widgets.quizzes import (
     numeric_quiz,
     quiz,
 )
+from utils.widgets.training import GradientExplorer, gradient_explorer, gradient_step_state
 
 __all__ = [
     "BeamSearchStepper",
     "CourseWidget",
+    "GradientExplorer",
     "NumericQuiz",
     "OverflowExplorer",
     "Quiz",
@@ -60,6 +64,8 @@ __all__ = [
     "beam_stepper_state",
     "grade_choice",
     "grade_number",
+    "gradient_explorer",
+    "gradient_step_state",
     "numeric_quiz",
     "overflow_explorer",
     "overflow_state",
