@@ -195,18 +195,51 @@ def _headings(notebook) -> list[str]:
     ]
 
 
+EXPLORERS = re.compile(
+    r"\butils\.widgets\.(score_explorer|overflow_explorer|temperature_explorer|sampling_lab"
+    r"|beam_search_stepper|gradient_explorer)\("
+)
+QUIZ = re.compile(r"\butils\.widgets\.(numeric_)?quiz\(")
+
+
+def _displays_a_widget(cell) -> bool:
+    results = [o.data for o in cell.outputs if o.output_type == "execute_result"]
+    return any("application/vnd.jupyter.widget-view+json" in data for data in results)
+
+
+def _code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
 @pytest.mark.parametrize("stem", STEMS)
-def test_lesson_ends_with_a_quiz_and_a_summary(stem: str, solutions):
+def test_lesson_ends_with_a_quiz_then_a_summary(stem: str, solutions):
     notebook = solutions[stem]
     headings = _headings(notebook)
-    quiz_code = any(
-        cell.cell_type == "code" and re.search(r"\b(numeric_)?quiz\(", cell.source)
-        for cell in notebook.cells
+    assert headings[-2:] == ["Self-check", "Summary"], (
+        f"{stem}: a lesson ends on a 'Self-check' section, then a 'Summary'; "
+        f"its last headings are {headings[-2:]}"
     )
-    assert quiz_code or "Self-check" in headings, f"{stem}: no quiz (a 'Self-check' section)"
-    assert "Summary" in headings, f"{stem}: no 'Summary' heading"
-    last_heading = headings[-1]
-    assert last_heading == "Summary", f"{stem}: the summary comes last, not {last_heading!r}"
+    start = max(i for i, cell in enumerate(notebook.cells) if "## Self-check" in cell.source)
+    quizzes = [cell for cell in _code_cells(notebook) if QUIZ.search(cell.source)]
+    in_self_check = [cell for cell in notebook.cells[start:] if cell in quizzes]
+    assert len(in_self_check) >= 3, (
+        f"{stem}: the self-check has {len(in_self_check)} quiz widgets; "
+        "write at least three (utils.widgets.quiz / numeric_quiz)"
+    )
+    for cell in in_self_check:
+        assert _displays_a_widget(cell), (
+            f"{stem}, cell {cell.id}: the quiz must be the cell's value so that it is displayed"
+        )
+
+
+@pytest.mark.parametrize("stem", [stem for stem in STEMS if not stem.startswith("00")])
+def test_lesson_has_an_explorer(stem: str, solutions):
+    explorers = [c for c in _code_cells(solutions[stem]) if EXPLORERS.search(c.source)]
+    assert explorers, f"{stem}: no explorer widget (utils.widgets.*_explorer, sampling_lab, ...)"
+    for cell in explorers:
+        assert _displays_a_widget(cell), (
+            f"{stem}, cell {cell.id}: end the cell on the explorer so that it is displayed"
+        )
 
 
 def _excluded_cells(stem: str, notebook) -> dict[str, str]:

@@ -1,0 +1,501 @@
+"""Exercises of lesson 06, "Scoring whole sequences".
+
+* ``06.sequence_log_prob``: the log-probability of a sequence from the logits
+  of each step (the chain rule, in log space).
+* ``06.length_normalized``: Hugging Face's length normalization of a finished
+  sequence's score, ``score / length ** length_penalty``.
+* ``06.best_sequence``: the most likely three-token sequence of a tiny model,
+  by scoring every sequence (the answer greedy decoding and beam search only
+  approximate).
+
+Convention for ``06.sequence_log_prob``: ``logits[t]`` are the scores of the
+token at position ``t`` (already aligned with ``token_ids[t]``; a causal LM's
+raw output would first be shifted by one position).
+
+>>> import numpy as np
+>>> from utils.exercises import get
+>>> logits = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+>>> round(get("06.sequence_log_prob").reference(logits, np.array([0, 2])), 4)
+-1.5057
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from utils import sequences
+from utils.exercises._matching import first_matching_mistake, values_match
+from utils.exercises._spec import Case, Exercise
+from utils.probability import log_softmax
+
+__all__ = [
+    "EXERCISES",
+    "best_sequence_reference",
+    "greedy_sequence",
+    "length_normalized_reference",
+    "sequence_log_prob_reference",
+]
+
+
+# The default tolerance for recognising a mistake; some diagnoses pass their own.
+_matches = partial(values_match, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------- 06.sequence_log_prob
+
+
+def sequence_log_prob_reference(logits, token_ids) -> float:
+    """sum over t of log softmax(logits[t])[token_ids[t]]: the chain rule in log space.
+
+    `logits` (time, vocab) holds the scores of each step, `token_ids` (time,)
+    the chosen tokens; the result is a float (natural log, <= 0). Computed
+    by `utils.sequences.sequence_log_prob` in float64.
+    """
+    scores = np.asarray(logits, dtype=np.float64)
+    return float(sequences.sequence_log_prob(scores, np.asarray(token_ids, dtype=np.int64)))
+
+
+def _steps(rng: np.random.Generator, time: int, vocab: int, spread: float) -> np.ndarray:
+    return spread * rng.standard_normal((time, vocab))
+
+
+def _long_sequence() -> tuple[np.ndarray, np.ndarray]:
+    """400 steps whose probabilities multiply to far below float64's smallest number."""
+    rng = np.random.default_rng(406)
+    logits = _steps(rng, 400, 20, 1.5)
+    token_ids = rng.integers(0, 20, size=400)
+    return logits, token_ids
+
+
+_HAND_LOGITS = np.array([[2.0, 1.0, 0.0], [0.5, 2.5, 0.5]])
+_LONG_LOGITS, _LONG_IDS = _long_sequence()
+_FIVE_STEPS = _steps(np.random.default_rng(6), 5, 6, 2.0)
+
+_SEQUENCE_CASES = (
+    Case(args=(_HAND_LOGITS, np.array([0, 1])), label="cat, dog, mat: 'cat' then 'dog'"),
+    Case(args=(np.array([[1.0, 2.0, 3.0]]), np.array([2])), label="a single step"),
+    Case(args=(_FIVE_STEPS, np.array([3, 0, 5, 5, 1])), label="five steps, six tokens"),
+    Case(args=(_LONG_LOGITS, _LONG_IDS), label="400 steps (the product underflows)"),
+    Case(
+        args=(
+            np.array([[10000.0, 9999.0, 9990.0], [-10000.0, -10002.0, -10001.0]]),
+            np.array([1, 2]),
+        ),
+        label="scores near +-1e4",
+    ),
+    Case(
+        args=(np.array([[100.0, 99.0, 90.0], [95.0, 97.0, 96.0]], np.float32), np.array([0, 2])),
+        label="scores near 100 (float32: exp overflows)",
+    ),
+    Case(
+        args=(np.array([[0.0, -800.0, -1.0], [3.0, 1.0, 2.0]]), np.array([1, 0])),
+        label="a token with log-probability near -800",
+    ),
+    Case(
+        args=(np.array([[1.0, -np.inf, 0.5], [-np.inf, 2.0, 2.0]]), np.array([2, 1])),
+        label="masked tokens scored -inf (not chosen)",
+    ),
+)
+
+
+def _sequence_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        time = int(rng.integers(1, 60)) if index % 3 else int(rng.integers(300, 700))
+        vocab = int(rng.integers(2, 40))
+        offset = float(rng.choice([0.0, 1e3, -1e3, 5e4, 95.0]))
+        # float32 only where its spacing (about 8e-6 near 100) stays below the tolerance.
+        dtype = np.float32 if offset in (0.0, 95.0) else np.float64
+        logits = (offset + _steps(rng, time, vocab, float(rng.uniform(0.5, 6.0)))).astype(dtype)
+        token_ids = rng.integers(0, vocab, size=time)
+        label = f"random #{index + 1}: {time} steps, {vocab} tokens, scores near {offset:g}"
+        cases.append(Case(args=(logits, token_ids), label=label))
+    return cases
+
+
+def _token_log_probs(logits, token_ids) -> np.ndarray:
+    log_probs = log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    ids = np.asarray(token_ids, dtype=np.int64)
+    return np.take_along_axis(log_probs, ids[:, None], axis=-1)[:, 0]
+
+
+def _sequence_diagnose(case: Case, expected, got) -> str | None:
+    logits, token_ids = np.asarray(case.args[0], dtype=np.float64), np.asarray(case.args[1])
+    time = len(token_ids)
+    per_token = _token_log_probs(logits, token_ids)
+    value = np.asarray(got, dtype=np.float64)
+    if value.shape == (time,) and time > 1:
+        if _matches(value, per_token, rtol=1e-5):
+            return (
+                "you returned one log-probability per token; the sequence's log-probability "
+                "is their sum (the chain rule, in log space)."
+            )
+        return "the result should be one number for the whole sequence, not one per token."
+    if value.shape != ():
+        return None
+    if np.isnan(value):
+        return (
+            "the result is NaN: exp of large scores overflowed. Compute each step's "
+            "log-probabilities as z - logsumexp(z) (log_softmax), never log(exp(z) / sum)."
+        )
+    if np.isneginf(value):
+        return (
+            "the result is -inf although every chosen token has a probability above 0: a "
+            "probability (or the product of many) underflowed to 0 before the log. Add the "
+            "log-probabilities z - logsumexp(z) instead of multiplying probabilities."
+        )
+    token_probs = np.exp(per_token)
+    gathered = np.take_along_axis(logits, token_ids[:, None], axis=-1)[:, 0]
+    mistakes = [
+        (
+            np.exp(expected),
+            "you returned the probability of the sequence (the product); "
+            "return its log, computed as a sum of log-probabilities (the product underflows).",
+        ),
+        (
+            token_probs.sum(),
+            "you added probabilities; add log-probabilities (log p(a and b) = "
+            "log p(a) + log p(b)).",
+        ),
+        (
+            -expected,
+            "the sign is flipped: that is the negative log-likelihood (a loss, >= 0); "
+            "a log-probability is <= 0.",
+        ),
+        (
+            gathered.sum(),
+            "you added the raw scores of the chosen tokens; normalize each step "
+            "first: log_softmax(logits) at the chosen token.",
+        ),
+        (
+            expected / time,
+            "you averaged the log-probabilities (a length-normalized score); "
+            "this exercise asks for their sum.",
+        ),
+        (expected / np.log(2), "use the natural logarithm (np.log), not log2."),
+        (expected / np.log(10), "use the natural logarithm (np.log), not log10."),
+    ]
+    if time > 1:
+        over_time = log_softmax(logits, axis=0)
+        mistakes.append(
+            (
+                np.take_along_axis(over_time, token_ids[:, None], axis=-1).sum(),
+                "you normalized over the time axis (axis 0); each step is its own distribution "
+                "over the vocabulary: normalize along the last axis.",
+            )
+        )
+        shifted = log_softmax(logits, axis=-1)[np.arange(time - 1), token_ids[1:]].sum()
+        mistakes.append(
+            (
+                shifted,
+                "you paired logits[t] with token_ids[t + 1]; here the logits are already aligned: "
+                "logits[t] scores token_ids[t].",
+            )
+        )
+    return first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-7)
+
+
+SEQUENCE_LOG_PROB = Exercise(
+    id="06.sequence_log_prob",
+    title="The log-probability of a whole sequence",
+    points=2,
+    answer_name="sequence_log_prob",
+    kind="function",
+    reference=sequence_log_prob_reference,
+    visible_cases=_SEQUENCE_CASES,
+    hidden_cases=_sequence_hidden,
+    rtol=1e-5,
+    atol=1e-5,
+    diagnose=_sequence_diagnose,
+    hint=(
+        "log_softmax(logits, axis=-1) gives every step's log-probabilities; pick the chosen "
+        "token's with np.take_along_axis (or fancy indexing) and add them up."
+    ),
+)
+
+
+# ------------------------------------------------------- 06.length_normalized
+
+
+def length_normalized_reference(score, length, length_penalty=1.0):
+    """score / length ** length_penalty, as Hugging Face scores a finished beam.
+
+    >>> float(length_normalized_reference(-6.0, 3))
+    -2.0
+    """
+    return sequences.length_normalized(score, length, length_penalty=length_penalty)
+
+
+_LENGTH_CASES = (
+    Case(args=(-6.0, 3), label="score -6 over 3 tokens"),
+    Case(args=(np.array([-6.0, -9.0, -2.5]), np.array([3, 6, 1])), label="three sequences"),
+    Case(
+        args=(np.array([-6.0, -9.0]), np.array([3, 6])),
+        kwargs={"length_penalty": 0.0},
+        label="length_penalty=0: no normalization",
+    ),
+    Case(
+        args=(np.array([-6.0, -9.0]), np.array([3, 6])),
+        kwargs={"length_penalty": 2.0},
+        label="length_penalty=2: favours longer sequences more",
+    ),
+    Case(
+        args=(np.array([-4.0, -12.0]), np.array([4, 9])),
+        kwargs={"length_penalty": 0.5},
+        label="length_penalty=0.5",
+    ),
+    Case(
+        args=(np.array([-6.0, -9.0]), np.array([3, 6])),
+        kwargs={"length_penalty": -1.0},
+        label="length_penalty=-1: favours shorter sequences",
+    ),
+    Case(
+        args=(np.array([[-6.0, -9.0], [-1.0, -20.0]]), np.array([[3, 6], [1, 10]])),
+        kwargs={"length_penalty": 1.0},
+        label="a (2, 2) batch",
+    ),
+)
+
+
+def _length_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        shape = tuple(int(size) for size in rng.integers(1, 6, size=int(rng.integers(1, 3))))
+        length = rng.integers(1, 60, size=shape)
+        score = -rng.uniform(0.1, 3.0, size=shape) * length
+        penalty = float(np.round(rng.uniform(-1.0, 3.0), 2))
+        cases.append(
+            Case(
+                args=(score, length),
+                kwargs={"length_penalty": penalty},
+                label=f"random #{index + 1}: shape {shape}, length_penalty={penalty}",
+            )
+        )
+    return cases
+
+
+def _length_diagnose(case: Case, expected, got) -> str | None:
+    score = np.asarray(case.args[0], dtype=np.float64)
+    length = np.asarray(case.args[1], dtype=np.float64)
+    penalty = float(case.kwargs.get("length_penalty", 1.0))
+    mistakes = [
+        (score * length**penalty, "you multiplied by length ** length_penalty; divide by it."),
+        (
+            score / length,
+            "you divided by the length but ignored length_penalty; divide by "
+            "length ** length_penalty.",
+        ),
+        (
+            score / (penalty * length),
+            "you divided by length_penalty * length; the penalty is "
+            "an exponent: length ** length_penalty.",
+        ),
+        (
+            -np.asarray(expected),
+            "the sign is flipped; the normalized score of a log-probability stays <= 0.",
+        ),
+    ]
+    if penalty != 0:
+        mistakes.append(
+            (
+                score / length ** (1 / penalty),
+                "the exponent is length_penalty itself, not 1 / length_penalty.",
+            )
+        )
+    return first_matching_mistake(got, expected, mistakes, rtol=1e-6, atol=1e-9)
+
+
+LENGTH_NORMALIZED = Exercise(
+    id="06.length_normalized",
+    title="Length-normalized sequence scores",
+    points=1,
+    answer_name="length_normalized",
+    kind="function",
+    reference=length_normalized_reference,
+    visible_cases=_LENGTH_CASES,
+    hidden_cases=_length_hidden,
+    rtol=1e-9,
+    atol=1e-12,
+    diagnose=_length_diagnose,
+    hint="score / length ** length_penalty, with NumPy arrays so batches work.",
+)
+
+
+# ------------------------------------------------------------ 06.best_sequence
+
+
+def _joint_log_probs(first, second, third) -> np.ndarray:
+    """joint[a, b, c] = log first[a] + log second[a, b] + log third[a, b, c]."""
+    with np.errstate(divide="ignore"):
+        return (
+            np.log(np.asarray(first, dtype=np.float64))[:, None, None]
+            + np.log(np.asarray(second, dtype=np.float64))[:, :, None]
+            + np.log(np.asarray(third, dtype=np.float64))
+        )
+
+
+def best_sequence_reference(first, second, third):
+    """(token_ids, log_prob) of the most likely 3-token sequence, by exhaustive search.
+
+    `first[a]` = p(a), `second[a, b]` = p(b | a), `third[a, b, c]` = p(c | a, b).
+    Ties go to the sequence that comes first in vocabulary order (np.argmax).
+
+    >>> first = np.array([0.6, 0.4])
+    >>> second = np.array([[0.5, 0.5], [0.9, 0.1]])
+    >>> third = np.full((2, 2, 2), 0.5)
+    >>> ids, log_prob = best_sequence_reference(first, second, third)
+    >>> ids.tolist(), round(float(np.exp(log_prob)), 3)
+    ([1, 0, 0], 0.18)
+    """
+    joint = _joint_log_probs(first, second, third)
+    best = np.unravel_index(int(np.argmax(joint)), joint.shape)
+    return np.array(best, dtype=np.int64), float(joint[best])
+
+
+def greedy_sequence(first, second, third) -> np.ndarray:
+    """The ids greedy decoding picks: the most likely token at each step."""
+    a = int(np.argmax(first))
+    b = int(np.argmax(second[a]))
+    c = int(np.argmax(third[a, b]))
+    return np.array([a, b, c], dtype=np.int64)
+
+
+def _beam_sequence(first, second, third, width: int) -> np.ndarray:
+    """The best sequence a beam search of `width` finds (for the diagnosis)."""
+    joint = _joint_log_probs(first, second, third)
+    with np.errstate(divide="ignore"):
+        step1 = np.log(np.asarray(first, dtype=np.float64))
+        step2 = step1[:, None] + np.log(np.asarray(second, dtype=np.float64))
+    keep1 = np.argsort(-step1, kind="stable")[:width]
+    pairs = [(int(a), int(b)) for a in keep1 for b in range(step2.shape[1])]
+    pairs.sort(key=lambda pair: -step2[pair])
+    candidates = [(a, b, c) for a, b in pairs[:width] for c in range(joint.shape[2])]
+    best = max(candidates, key=lambda triple: joint[triple])
+    return np.array(best, dtype=np.int64)
+
+
+def _table(rows) -> np.ndarray:
+    return np.array(rows, dtype=np.float64)
+
+
+# The lesson's hand example: "cat" is the likelier first word, but "dog" is
+# followed by a near-certain second word and a likely third one.
+_HAND_FIRST = _table([0.5, 0.4, 0.1])
+_HAND_SECOND = _table([[0.4, 0.3, 0.3], [0.05, 0.9, 0.05], [0.2, 0.3, 0.5]])
+_HAND_THIRD = np.full((3, 3, 3), 1 / 3)
+_HAND_THIRD[0, 0] = [0.6, 0.2, 0.2]
+_HAND_THIRD[1, 1] = [0.1, 0.1, 0.8]
+
+
+def _greedy_wins():
+    first = _table([0.7, 0.2, 0.1])
+    second = _table([[0.8, 0.1, 0.1], [0.3, 0.3, 0.4], [0.2, 0.5, 0.3]])
+    third = np.full((3, 3, 3), 1 / 3)
+    third[0, 0] = [0.1, 0.2, 0.7]
+    return first, second, third
+
+
+def _last_step_decides():
+    # Greedy's first two words lead to a flat third distribution; the
+    # second-best second word leads to a certain one.
+    first = _table([0.6, 0.3, 0.1])
+    second = _table([[0.45, 0.4, 0.15], [0.3, 0.3, 0.4], [0.1, 0.1, 0.8]])
+    third = np.full((3, 3, 3), 1 / 3)
+    third[0, 1] = [0.0, 0.95, 0.05]
+    return first, second, third
+
+
+def _beyond_beam_two():
+    # The best sequence starts with the third most likely token: a beam of
+    # width 2 never sees it.
+    first = _table([0.4, 0.35, 0.2, 0.05])
+    second = np.full((4, 4), 0.25)
+    second[2] = [0.0, 0.0, 1.0, 0.0]
+    third = np.full((4, 4, 4), 0.25)
+    third[0, 1] = [0.1, 0.1, 0.1, 0.7]  # what a width-2 beam settles for
+    third[2, 2] = [0.02, 0.02, 0.02, 0.94]
+    return first, second, third
+
+
+_BEST_CASES = (
+    Case(args=(_HAND_FIRST, _HAND_SECOND, _HAND_THIRD), label="the lesson's example (3 tokens)"),
+    Case(args=_greedy_wins(), label="a model where greedy happens to be right"),
+    Case(args=_last_step_decides(), label="greedy's second word leads to a flat last step"),
+    Case(args=_beyond_beam_two(), label="4 tokens: the best starts with the 3rd likeliest token"),
+)
+
+
+def _best_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        vocab = int(rng.integers(2, 6))
+        alpha = float(rng.uniform(0.2, 2.0))
+        first = rng.dirichlet(np.full(vocab, alpha))
+        second = rng.dirichlet(np.full(vocab, alpha), size=vocab)
+        third = rng.dirichlet(np.full(vocab, alpha), size=(vocab, vocab))
+        cases.append(
+            Case(
+                args=(first, second, third),
+                label=f"random #{index + 1}: {vocab} tokens, Dirichlet({alpha:.2f}) tables",
+            )
+        )
+    return cases
+
+
+def _best_diagnose(case: Case, expected, got) -> str | None:
+    first, second, third = (np.asarray(table, dtype=np.float64) for table in case.args)
+    expected_ids, expected_log_prob = expected
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return (
+            "return a pair (token_ids, log_prob): the three token ids of the best sequence "
+            "and its total log-probability."
+        )
+    ids = np.asarray(got[0])
+    if ids.shape != (3,):
+        return None
+    if np.array_equal(ids, expected_ids):
+        log_prob = np.asarray(got[1], dtype=np.float64)
+        if _matches(log_prob, np.exp(expected_log_prob)):
+            return "the ids are right; the second item is a probability, return its log."
+        if _matches(log_prob, -expected_log_prob):
+            return "the ids are right; the log-probability's sign is flipped (it is <= 0)."
+        return None
+    if np.array_equal(ids, expected_ids[::-1]):
+        return "the ids are in reverse order; the first token comes first."
+    greedy = greedy_sequence(first, second, third)
+    if np.array_equal(ids, greedy):
+        return (
+            "that is the greedy sequence (the most likely token at each step); the most "
+            "likely sequence may start with a less likely token: score every sequence."
+        )
+    for width in (2, 3):
+        if width < len(first) and np.array_equal(ids, _beam_sequence(first, second, third, width)):
+            return (
+                f"that is what a beam search of width {width} finds; beam search can miss the "
+                "best sequence too: score all vocab ** 3 sequences."
+            )
+    return None
+
+
+BEST_SEQUENCE = Exercise(
+    id="06.best_sequence",
+    title="The most likely sequence, by exhaustive search",
+    points=2,
+    answer_name="best_sequence",
+    kind="function",
+    reference=best_sequence_reference,
+    visible_cases=_BEST_CASES,
+    hidden_cases=_best_hidden,
+    rtol=1e-9,
+    atol=1e-12,
+    diagnose=_best_diagnose,
+    hint=(
+        "Build the (vocab, vocab, vocab) table of log first[a] + log second[a, b] + "
+        "log third[a, b, c] with broadcasting, then np.argmax and np.unravel_index."
+    ),
+)
+
+
+EXERCISES = [SEQUENCE_LOG_PROB, LENGTH_NORMALIZED, BEST_SEQUENCE]

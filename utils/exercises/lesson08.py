@@ -1,0 +1,764 @@
+"""Exercises of lesson 08, "Debugging case studies".
+
+Each exercise is the fixed version of a piece of scoring code that shipped
+with a real kind of bug; its `diagnose` recognises the original bug and says
+so ("still normalizes over the batch axis"), so a learner whose fix does not
+fix it is told which bug is left.
+
+* ``08.next_token_probs``: normalized over the batch axis instead of the
+  vocabulary (and one maximum for the whole batch).
+* ``08.candidate_probs``: renormalized over a candidate subset and reported as
+  a full-vocabulary probability (a "high-confidence wrong token").
+* ``08.sequence_scores``: multiplied probabilities (underflow) instead of
+  adding log-probabilities.
+* ``08.most_confident_context``: compared raw logits across contexts.
+* ``08.log_probs_fp16``: exponentiated float16 logits (overflow above 11.09;
+  a vocabulary sum above 65504).
+* ``08.rank_completions``: ranked completions of different lengths by their
+  raw total log-probability.
+* ``08.score_completions``: a correct sequence scorer: log space, full
+  vocabulary, padding masked, float32 or better, length-normalized.
+
+>>> import numpy as np
+>>> from utils.exercises import get
+>>> get("08.most_confident_context").reference(np.array([[10.0, 9.8, 9.7], [3.0, -2.0, -2.0]]))
+1
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from utils import sequences
+from utils.exercises._matching import first_matching_mistake, values_match
+from utils.exercises._spec import Case, Exercise
+from utils.probability import log_softmax, softmax
+
+__all__ = [
+    "EXERCISES",
+    "candidate_probs_reference",
+    "log_probs_fp16_reference",
+    "most_confident_context_reference",
+    "next_token_probs_reference",
+    "rank_completions_reference",
+    "score_completions_reference",
+    "sequence_scores_reference",
+]
+
+_FLOAT16_EXP_LIMIT = float(np.log(np.finfo(np.float16).max))  # 11.09
+
+
+# The default tolerance for recognising a mistake; some diagnoses pass their own.
+_matches = partial(values_match, rtol=1e-6, atol=1e-9)
+
+
+def _quiet(function, *args, **kwargs):
+    """Run a re-creation of a bug without its RuntimeWarnings (None if it raises)."""
+    with np.errstate(all="ignore"):
+        try:
+            return function(*args, **kwargs)
+        except (ValueError, FloatingPointError, IndexError):
+            return None
+
+
+# ------------------------------------------------------ 08.next_token_probs
+
+
+def next_token_probs_reference(logits):
+    """softmax of each row (one context per row, tokens on the last axis)."""
+    return softmax(logits, axis=-1)
+
+
+def _global_shift_over_batch(logits):
+    exponentials = np.exp(logits - logits.max())
+    return exponentials / exponentials.sum(axis=0)
+
+
+def _global_shift(logits):
+    exponentials = np.exp(logits - logits.max())
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def _fixed_seed_logits(seed: int, shape, spread: float, offset: float = 0.0) -> np.ndarray:
+    return offset + spread * np.random.default_rng(seed).standard_normal(shape)
+
+
+_NEXT_CASES = (
+    Case(args=(np.array([[2.0, 1.0, 0.0]]),), label="one context (a batch of one)"),
+    Case(
+        args=(np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 3.0, -1.0]]),),
+        label="three contexts",
+    ),
+    Case(args=(_fixed_seed_logits(801, (4, 78), 3.0),), label="four contexts, 78 tokens"),
+    Case(
+        args=(np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1003.0]]),),
+        label="two contexts far apart (scores near +-1000)",
+    ),
+)
+
+
+def _next_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        batch, vocab = int(rng.integers(1, 9)), int(rng.integers(2, 90))
+        offsets = rng.uniform(-500.0, 500.0, size=(batch, 1)) * float(rng.integers(0, 2))
+        logits = offsets + rng.uniform(0.5, 6.0) * rng.standard_normal((batch, vocab))
+        cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
+    return cases
+
+
+def _next_diagnose(case: Case, expected, got) -> str | None:
+    logits = np.asarray(case.args[0], dtype=np.float64)
+    value = np.asarray(got, dtype=np.float64)
+    if value.shape != logits.shape:
+        return None
+    over_batch = _quiet(softmax, logits, axis=0)
+    if _matches(value, over_batch, rtol=1e-5) or _matches(
+        value, _quiet(_global_shift_over_batch, logits), rtol=1e-5
+    ):
+        return (
+            "still normalizes over the batch axis (axis 0): each column sums to 1, so a "
+            "context's probabilities depend on the other contexts in its batch (a batch of "
+            "one gives every token probability 1). Normalize along the last axis."
+        )
+    if np.isnan(value).any():
+        return (
+            "a row is NaN: one maximum for the whole batch is subtracted, so a row far below "
+            "it underflows to 0 / 0. Subtract each row's own maximum (axis=-1, keepdims=True)."
+        )
+    if logits.shape[0] > 1 and _matches(value, softmax(logits.ravel()).reshape(logits.shape)):
+        return "you normalized over the whole batch at once; normalize each row on its own."
+    return None
+
+
+NEXT_TOKEN_PROBS = Exercise(
+    id="08.next_token_probs",
+    title="Fix: probabilities normalized over the wrong axis",
+    points=1,
+    answer_name="next_token_probs",
+    kind="function",
+    reference=next_token_probs_reference,
+    visible_cases=_NEXT_CASES,
+    hidden_cases=_next_hidden,
+    rtol=1e-5,
+    atol=1e-9,
+    diagnose=_next_diagnose,
+    hint="Both the maximum and the sum must run along axis=-1 with keepdims=True.",
+)
+
+
+# ------------------------------------------------------- 08.candidate_probs
+
+
+def candidate_probs_reference(logits, candidate_ids):
+    """Full-vocabulary probabilities of the candidates: softmax(logits)[..., candidate_ids]."""
+    ids = np.asarray(candidate_ids, dtype=np.int64)
+    return softmax(np.asarray(logits, dtype=np.float64), axis=-1)[..., ids]
+
+
+_CANDIDATE_CASES = (
+    Case(args=(np.array([3.0, 2.0, 0.0, -1.0]), np.array([2, 3])), label="two unlikely tokens"),
+    Case(args=(np.array([0.5, 2.0, 1.0]), np.array([1])), label="a single candidate"),
+    Case(
+        args=(_fixed_seed_logits(802, (2, 6), 2.0), np.array([0, 4, 5])),
+        label="two contexts, three candidates",
+    ),
+    Case(
+        args=(np.array([1.0, 2.0, 3.0, 4.0]), np.array([3, 0, 1, 2])),
+        label="every token is a candidate (in another order)",
+    ),
+    Case(
+        args=(np.array([10000.0, 9999.0, 9980.0, 9990.0]), np.array([2, 3])),
+        label="scores near 1e4",
+    ),
+)
+
+
+def _candidate_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        vocab = int(rng.integers(3, 80))
+        shape = (vocab,) if index % 2 else (int(rng.integers(1, 5)), vocab)
+        logits = float(rng.choice([0.0, 800.0])) + rng.uniform(0.5, 5.0) * rng.standard_normal(
+            shape
+        )
+        count = int(rng.integers(1, min(vocab, 6)))
+        ids = rng.choice(vocab, size=count, replace=False)
+        cases.append(Case(args=(logits, ids), label=f"random #{index + 1}: {count} candidates"))
+    return cases
+
+
+def _candidate_diagnose(case: Case, expected, got) -> str | None:
+    logits = np.asarray(case.args[0], dtype=np.float64)
+    ids = np.asarray(case.args[1], dtype=np.int64)
+    value = np.asarray(got, dtype=np.float64)
+    if value.shape != np.shape(expected):
+        if value.shape == logits.shape:
+            return (
+                "you returned the whole vocabulary's probabilities; return only the "
+                "candidates' (softmax(logits)[..., candidate_ids])."
+            )
+        return None
+    if np.isnan(value).any():
+        return "the result contains NaN: exp overflowed; use a stable softmax (max-shift)."
+    mistakes = [
+        (
+            softmax(logits[..., ids], axis=-1),
+            "still renormalizes over the candidate subset: the candidates' probabilities sum "
+            "to 1 as if no other token existed, so an unlikely token can look certain. "
+            "Normalize over the whole vocabulary, then pick the candidates.",
+        ),
+        (
+            log_softmax(logits, axis=-1)[..., ids],
+            "you returned log-probabilities; return probabilities.",
+        ),
+    ]
+    return first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-9)
+
+
+CANDIDATE_PROBS = Exercise(
+    id="08.candidate_probs",
+    title="Fix: a renormalized candidate probability reported as the model's",
+    points=1,
+    answer_name="candidate_probs",
+    kind="function",
+    reference=candidate_probs_reference,
+    visible_cases=_CANDIDATE_CASES,
+    hidden_cases=_candidate_hidden,
+    rtol=1e-6,
+    atol=1e-12,
+    diagnose=_candidate_diagnose,
+    hint="softmax over the last axis of all the logits first; index the candidates after.",
+)
+
+
+# ------------------------------------------------------ 08.sequence_scores
+
+
+def sequence_scores_reference(logits, token_ids):
+    """log p(sequence) for a batch: the sum over time of log softmax(logits)[token]."""
+    scores = np.asarray(logits, dtype=np.float64)
+    return sequences.sequence_log_prob(scores, np.asarray(token_ids, dtype=np.int64))
+
+
+def _documents(seed: int, batch: int, time: int, vocab: int, spread: float):
+    rng = np.random.default_rng(seed)
+    return spread * rng.standard_normal((batch, time, vocab)), rng.integers(0, vocab, (batch, time))
+
+
+_SEQUENCE_CASES = (
+    Case(args=_documents(803, 2, 3, 4, 1.0), label="two short sequences"),
+    Case(args=_documents(804, 1, 5, 7, 2.0), label="a batch of one"),
+    Case(args=_documents(805, 3, 300, 50, 1.0), label="three documents of 300 tokens"),
+    Case(
+        args=(
+            np.array(
+                [[[10000.0, 9999.0, 9990.0], [0.0, 1.0, 2.0]], [[-5.0, 9000.0, 9001.0], [1, 1, 1]]]
+            ),
+            np.array([[1, 2], [1, 0]]),
+        ),
+        label="scores near 1e4",
+    ),
+)
+
+
+def _sequence_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        batch, vocab = int(rng.integers(1, 5)), int(rng.integers(2, 60))
+        time = int(rng.integers(1, 20)) if index % 2 else int(rng.integers(250, 500))
+        logits = rng.uniform(0.5, 4.0) * rng.standard_normal((batch, time, vocab))
+        ids = rng.integers(0, vocab, size=(batch, time))
+        cases.append(
+            Case(args=(logits, ids), label=f"random #{index + 1}: {batch} x {time} tokens")
+        )
+    return cases
+
+
+def _token_probs(logits, token_ids) -> np.ndarray:
+    probs = softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    return np.take_along_axis(probs, np.asarray(token_ids)[..., None], axis=-1)[..., 0]
+
+
+def _sequence_diagnose(case: Case, expected, got) -> str | None:
+    logits, token_ids = case.args
+    value = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    token_probs = _token_probs(logits, token_ids)
+    if value.shape == np.shape(token_ids):
+        return "you returned one log-probability per token; sum them over the time axis."
+    if value.shape != expected.shape:
+        return None
+    if (np.isneginf(value) & np.isfinite(expected)).any():
+        return (
+            "still multiplies probabilities: the product of hundreds of probabilities "
+            "underflows to 0 and its log is -inf, so long documents all tie. Add the "
+            "log-probabilities (log_softmax) instead."
+        )
+    if np.isnan(value).any():
+        return "the result contains NaN: exp overflowed; compute log_softmax with logsumexp."
+    with np.errstate(divide="ignore"):
+        mistakes = [
+            (token_probs.sum(axis=-1), "you summed probabilities; sum log-probabilities."),
+            (
+                np.log(token_probs.sum(axis=-1)),
+                "you took the log of a sum of probabilities; sum the log-probabilities.",
+            ),
+            (np.exp(expected), "you returned the sequence's probability; return its log."),
+            (
+                expected / np.shape(token_ids)[-1],
+                "you averaged over the tokens; this function "
+                "returns the total log-probability (normalization comes later).",
+            ),
+        ]
+    return first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-9)
+
+
+SEQUENCE_SCORES = Exercise(
+    id="08.sequence_scores",
+    title="Fix: sequence scores that underflow to -inf",
+    points=1,
+    answer_name="sequence_scores",
+    kind="function",
+    reference=sequence_scores_reference,
+    visible_cases=_SEQUENCE_CASES,
+    hidden_cases=_sequence_hidden,
+    rtol=1e-5,
+    atol=1e-6,
+    diagnose=_sequence_diagnose,
+    hint="log_softmax(logits, axis=-1), pick each token's entry, sum over axis -1.",
+)
+
+
+# ------------------------------------------------- 08.most_confident_context
+
+
+def most_confident_context_reference(logits) -> int:
+    """Index of the context (row) whose most likely next token has the highest probability."""
+    probs = softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+    return int(np.argmax(probs.max(axis=-1)))
+
+
+_CONFIDENCE_CASES = (
+    # Largest logit, largest top probability and smallest top probability are three
+    # different rows here, so each mistake gets its own message.
+    Case(
+        args=(
+            np.array(
+                [[4.0, 3.9, 3.8, 0.0], [2.0, -1.0, -1.0, -1.0], [6.0, 5.0, 5.0, 5.0]], np.float32
+            ),
+        ),
+        label="three contexts",
+    ),
+    Case(args=(np.array([[10.0, 9.8, 9.7], [3.0, -2.0, -2.0]]),), label="a high but flat row"),
+    Case(
+        args=(np.array([[1.0, 0.0, 0.0], [101.0, 100.5, 100.0]]),),
+        label="a row shifted up by 100",
+    ),
+    Case(
+        args=(np.array([[9000.0, 8999.0, 8990.0], [20.0, 10.0, 9.0]]),),
+        label="scores near 9000",
+    ),
+)
+
+
+def _confidence_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        batch, vocab = int(rng.integers(2, 8)), int(rng.integers(2, 50))
+        offsets = rng.uniform(-50.0, 50.0, size=(batch, 1))
+        logits = offsets + rng.uniform(0.2, 5.0, size=(batch, 1)) * rng.standard_normal(
+            (batch, vocab)
+        )
+        cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
+    return cases
+
+
+def _confidence_diagnose(case: Case, expected, got) -> str | None:
+    logits = np.asarray(case.args[0], dtype=np.float64)
+    try:
+        index = int(np.asarray(got))
+    except (TypeError, ValueError):
+        return None
+    probs = softmax(logits, axis=-1)
+    if index == int(np.argmax(logits.max(axis=-1))):
+        return (
+            "still compares raw logits across contexts: a logit means something only next to "
+            "the other logits of its own context (adding a constant to a row changes no "
+            "probability). Compare the top probabilities instead."
+        )
+    if index == int(np.argmin(probs.max(axis=-1))):
+        return "that is the least confident context; take the argmax, not the argmin."
+    if 0 <= index < logits.shape[1] and index >= logits.shape[0]:
+        return "the answer is a context (row) index, not a token id."
+    return None
+
+
+MOST_CONFIDENT_CONTEXT = Exercise(
+    id="08.most_confident_context",
+    title="Fix: confidence compared with raw logits",
+    points=1,
+    answer_name="most_confident_context",
+    kind="function",
+    reference=most_confident_context_reference,
+    visible_cases=_CONFIDENCE_CASES,
+    hidden_cases=_confidence_hidden,
+    diagnose=_confidence_diagnose,
+    hint="softmax each row, take each row's maximum probability, then np.argmax over rows.",
+)
+
+
+# ---------------------------------------------------------- 08.log_probs_fp16
+
+
+def log_probs_fp16_reference(logits):
+    """log_softmax computed in float32 from float16 logits (as Hugging Face upcasts)."""
+    return log_softmax(np.asarray(logits).astype(np.float32), axis=-1)
+
+
+def _fp16_production_logits() -> np.ndarray:
+    """Logits like a large model's: 2 contexts x 5000 tokens, a few near 25."""
+    rng = np.random.default_rng(805)
+    logits = 3.0 * rng.standard_normal((2, 5000))
+    logits[0, [17, 401, 2024]] = [25.0, 23.5, 21.0]
+    logits[1, [5, 6]] = [18.0, 17.75]
+    return logits.astype(np.float16)
+
+
+# The production case comes first: it is where the original code breaks.
+_FP16_CASES = (
+    Case(args=(_fp16_production_logits(),), label="production logits up to 25 (float16)"),
+    Case(
+        args=(np.zeros((1, 70_000), np.float16),),
+        label="a flat distribution over 70,000 tokens (float16)",
+    ),
+    Case(
+        args=(np.array([[-80.0, -60.0, -75.0], [-30.0, -31.0, -29.5]], np.float16),),
+        label="large negative scores (float16)",
+    ),
+    Case(args=(np.array([[2.0, 1.0, 0.0]], np.float16),), label="small scores (float16)"),
+)
+
+
+def _fp16_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(4):
+        batch, vocab = int(rng.integers(1, 4)), int(rng.integers(2, 3000))
+        logits = float(rng.uniform(-60.0, 30.0)) + rng.uniform(0.5, 5.0) * rng.standard_normal(
+            (batch, vocab)
+        )
+        cases.append(
+            Case(args=(logits.astype(np.float16),), label=f"random #{index + 1}: {vocab} tokens")
+        )
+    return cases
+
+
+def _fp16_diagnose(case: Case, expected, got) -> str | None:
+    logits = np.asarray(case.args[0])
+    value = np.asarray(got)
+    if value.shape != logits.shape or value.dtype.kind != "f":
+        return None
+    as_float = value.astype(np.float64)
+    if np.isnan(as_float).any():
+        return (
+            "still computes exp in float16: exp overflows to inf above 11.09 (and underflows "
+            "to 0 below -17), so inf / inf = NaN. Upcast the logits to float32 first."
+        )
+    if (np.isinf(as_float) & np.isfinite(np.asarray(expected, dtype=np.float64))).any():
+        return (
+            "still sums in float16: the sum of exp over a large vocabulary passes 65504 "
+            "(float16's maximum) and becomes inf. Upcast the logits to float32 first."
+        )
+    if value.dtype == np.float16:
+        return (
+            "the result is float16, which keeps about 3 significant digits; upcast the logits "
+            "to float32 before computing and return float32 (as Hugging Face's generate does)."
+        )
+    if value.dtype == np.float64:
+        return (
+            "return float32: it is exact enough for log-probabilities and half the memory "
+            "of float64 (a 128k-token vocabulary is 0.5 MB per position)."
+        )
+    with np.errstate(over="ignore"):
+        representable_in_half = np.array_equal(as_float.astype(np.float16), as_float)
+    if representable_in_half and _matches(as_float, expected, rtol=4e-3, atol=4e-3):
+        return (
+            "you computed in float16 and converted the result (every value is a float16 "
+            "number); upcast the logits to float32 before exp and log, not after."
+        )
+    return None
+
+
+LOG_PROBS_FP16 = Exercise(
+    id="08.log_probs_fp16",
+    title="Fix: float16 logits that overflow in production",
+    points=1,
+    answer_name="log_probs_fp16",
+    kind="function",
+    reference=log_probs_fp16_reference,
+    visible_cases=_FP16_CASES,
+    hidden_cases=_fp16_hidden,
+    rtol=1e-5,
+    atol=1e-5,
+    diagnose=_fp16_diagnose,
+    hint="logits.astype(np.float32), then a stable log-softmax (z - max - log(sum(exp(z - max)))).",
+    check_dtype=True,
+)
+
+
+# ------------------------------------------------------ 08.rank_completions
+
+
+def rank_completions_reference(total_log_probs, lengths, length_penalty=1.0):
+    """Indices of the completions, best length-normalized score first (ties: lower index)."""
+    scores = sequences.length_normalized(
+        np.asarray(total_log_probs, dtype=np.float64), lengths, length_penalty=length_penalty
+    )
+    return np.argsort(-np.atleast_1d(scores), kind="stable")
+
+
+_RANK_CASES = (
+    Case(
+        args=(np.array([-3.2, -7.9, -5.1, -12.4, -2.9]), np.array([3, 8, 4, 11, 2])),
+        label="five completions",
+    ),
+    Case(args=(np.array([-4.0, -6.5, -9.0]), np.array([2, 5, 10])), label="three completions"),
+    Case(
+        args=(np.array([-4.0, -6.5, -9.0]), np.array([2, 5, 10])),
+        kwargs={"length_penalty": 0.0},
+        label="length_penalty=0 (raw totals)",
+    ),
+    Case(
+        args=(np.array([-4.0, -6.0, -30.0, -1.5]), np.array([2, 4, 6, 1])),
+        kwargs={"length_penalty": 2.0},
+        label="length_penalty=2",
+    ),
+)
+
+
+def _rank_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        count = int(rng.integers(2, 12))
+        lengths = rng.integers(1, 40, size=count)
+        totals = -rng.uniform(0.2, 3.0, size=count) * lengths
+        penalty = float(np.round(rng.uniform(0.0, 2.0), 2))
+        cases.append(
+            Case(
+                args=(totals, lengths),
+                kwargs={"length_penalty": penalty},
+                label=f"random #{index + 1}: {count} completions, length_penalty={penalty}",
+            )
+        )
+    return cases
+
+
+def _rank_diagnose(case: Case, expected, got) -> str | None:
+    totals = np.asarray(case.args[0], dtype=np.float64)
+    lengths = np.asarray(case.args[1])
+    penalty = case.kwargs.get("length_penalty", 1.0)
+    try:
+        order = np.asarray(got).astype(np.int64)
+    except (TypeError, ValueError):
+        return None
+    if order.shape != np.shape(expected):
+        return None
+    expected = np.asarray(expected)
+    if np.array_equal(order, np.argsort(-totals, kind="stable")):
+        return (
+            "still ranks by the raw total log-probability: every token adds a negative term, "
+            "so short completions always win. Rank by total / length ** length_penalty."
+        )
+    if np.array_equal(order, expected[::-1]):
+        return "the order is reversed: put the best (highest) score first."
+    if np.array_equal(np.sort(order), np.arange(len(order))) and np.array_equal(
+        order, np.argsort(expected, kind="stable")
+    ):
+        return (
+            "you returned each completion's rank; return the completions' indices in ranked "
+            "order (what np.argsort gives)."
+        )
+    normalized_by_length = totals / lengths
+    if penalty != 1.0 and np.array_equal(order, np.argsort(-normalized_by_length, kind="stable")):
+        return "you divided by the length but ignored length_penalty."
+    return None
+
+
+RANK_COMPLETIONS = Exercise(
+    id="08.rank_completions",
+    title="Fix: ranking completions of different lengths",
+    points=1,
+    answer_name="rank_completions",
+    kind="function",
+    reference=rank_completions_reference,
+    visible_cases=_RANK_CASES,
+    hidden_cases=_rank_hidden,
+    diagnose=_rank_diagnose,
+    hint="np.argsort(-(total_log_probs / lengths ** length_penalty), kind='stable').",
+)
+
+
+# ----------------------------------------------------- 08.score_completions
+
+
+def score_completions_reference(logits, token_ids, mask, length_penalty=1.0):
+    """Length-normalized log-probability of each padded completion.
+
+    `logits` (batch, time, vocab) of any float dtype (computed in float64),
+    `token_ids` (batch, time), `mask` (batch, time) True for real tokens.
+    Returns (batch,) float64: sum of masked log-probs / n_real ** length_penalty.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    totals = sequences.sequence_log_prob(
+        np.asarray(logits, dtype=np.float64), np.asarray(token_ids, dtype=np.int64), mask=mask
+    )
+    return sequences.length_normalized(totals, mask.sum(axis=-1), length_penalty=length_penalty)
+
+
+def _padded_batch(seed: int, lengths, time: int, vocab: int, spread: float, dtype=np.float64):
+    """A padded batch: padding positions hold garbage logits and pad id 0."""
+    rng = np.random.default_rng(seed)
+    batch = len(lengths)
+    logits = spread * rng.standard_normal((batch, time, vocab))
+    token_ids = rng.integers(1, vocab, size=(batch, time))
+    mask = np.arange(time) < np.asarray(lengths)[:, None]
+    # What sits in padded positions is whatever the model computed there: huge,
+    # unnormalized numbers that must never reach the score.
+    logits[~mask] = rng.uniform(-300.0, 300.0, size=(int((~mask).sum()), vocab))
+    logits[~mask, 0] = -300.0
+    token_ids[~mask] = 0
+    return logits.astype(dtype), token_ids, mask
+
+
+def _production_batch():
+    logits, token_ids, mask = _padded_batch(811, [6, 3, 5], 6, 300, 3.0)
+    logits[mask] += 18.0 * (np.arange(300) == 7)  # one confident token per position
+    logits[~mask] = np.clip(logits[~mask], -60000.0, 60000.0)
+    return logits.astype(np.float16), token_ids, mask
+
+
+_SCORE_CASES = (
+    Case(
+        args=(*_padded_batch(807, [3, 3], 3, 4, 1.0),),
+        label="two completions, no padding",
+    ),
+    Case(args=(*_padded_batch(808, [4, 2, 3], 4, 6, 1.5),), label="three padded completions"),
+    Case(
+        args=(*_padded_batch(809, [4, 2, 3], 4, 6, 1.5),),
+        kwargs={"length_penalty": 0.0},
+        label="length_penalty=0 (padded)",
+    ),
+    Case(
+        args=(*_padded_batch(810, [5, 1], 5, 5, 1.0),),
+        kwargs={"length_penalty": 2.0},
+        label="length_penalty=2 (padded)",
+    ),
+    Case(args=_production_batch(), label="float16 logits up to 25, padded"),
+    Case(args=(*_padded_batch(812, [300, 180], 300, 40, 1.0),), label="completions of 300 tokens"),
+)
+
+
+def _score_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        batch, vocab = int(rng.integers(1, 5)), int(rng.integers(2, 40))
+        time = int(rng.integers(1, 12)) if index % 2 else int(rng.integers(200, 400))
+        lengths = rng.integers(1, time + 1, size=batch)
+        dtype = np.float16 if index == 2 else np.float64
+        seed = int(rng.integers(0, 2**32))
+        logits, token_ids, mask = _padded_batch(seed, lengths, time, vocab, 2.0, dtype)
+        penalty = float(np.round(rng.uniform(0.0, 2.0), 2))
+        cases.append(
+            Case(
+                args=(logits, token_ids, mask),
+                kwargs={"length_penalty": penalty},
+                label=f"random #{index + 1}: {batch} x {time}, {np.dtype(dtype).name}",
+            )
+        )
+    return cases
+
+
+def _score_diagnose(case: Case, expected, got) -> str | None:
+    logits, token_ids, mask = case.args
+    penalty = case.kwargs.get("length_penalty", 1.0)
+    value = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if value.shape != expected.shape:
+        if value.shape == np.shape(token_ids):
+            return "you returned one number per token; return one score per completion."
+        return None
+    if np.isnan(value).any():
+        return (
+            "the result contains NaN: exp overflowed (float16 overflows above 11.09). Upcast "
+            "the logits to float32 or float64 and use log_softmax."
+        )
+    if (np.isneginf(value) & np.isfinite(expected)).any():
+        return (
+            "a score is -inf: probabilities were multiplied (the product underflowed) or "
+            "took a log of 0; add log-probabilities instead."
+        )
+    wide = np.asarray(logits, dtype=np.float64)
+    ids = np.asarray(token_ids, dtype=np.int64)
+    real = np.asarray(mask, dtype=bool).sum(axis=-1)
+    everything = sequences.sequence_log_prob(wide, ids)
+    masked = sequences.sequence_log_prob(wide, ids, mask=mask)
+    time = ids.shape[-1]
+    mistakes = [
+        (
+            sequences.length_normalized(everything, time, length_penalty=penalty),
+            "still counts the padding positions: their logits are garbage; mask them out.",
+        ),
+        (
+            sequences.length_normalized(everything, real, length_penalty=penalty),
+            "still adds the padding positions' log-probabilities; mask them out.",
+        ),
+        (
+            sequences.length_normalized(masked, time, length_penalty=penalty),
+            "divides by the padded length; divide by the number of real tokens "
+            "(mask.sum(axis=-1)) ** length_penalty.",
+        ),
+        (masked, "the scores are not length-normalized: divide by n_real ** length_penalty."),
+        (masked / real, "you divided by the number of real tokens but ignored length_penalty."),
+    ]
+    message = first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-9)
+    if message:
+        return message
+    if np.asarray(logits).dtype == np.float16 and _matches(value, expected, rtol=2e-2):
+        return (
+            "close, but off in the 4th digit: the log-probabilities were computed in float16 "
+            "(about 3 significant digits). Upcast the logits before log_softmax."
+        )
+    return None
+
+
+SCORE_COMPLETIONS = Exercise(
+    id="08.score_completions",
+    title="Design: a correct sequence-scoring function",
+    points=3,
+    answer_name="score_completions",
+    kind="function",
+    reference=score_completions_reference,
+    visible_cases=_SCORE_CASES,
+    hidden_cases=_score_hidden,
+    rtol=1e-5,
+    atol=1e-6,
+    diagnose=_score_diagnose,
+    hint=(
+        "Upcast, log_softmax over the vocabulary, pick each token's log-probability, set the "
+        "padding positions to 0 with np.where(mask, ..., 0.0), sum over time, divide by "
+        "mask.sum(axis=-1) ** length_penalty."
+    ),
+)
+
+
+EXERCISES = [
+    NEXT_TOKEN_PROBS,
+    CANDIDATE_PROBS,
+    SEQUENCE_SCORES,
+    MOST_CONFIDENT_CONTEXT,
+    LOG_PROBS_FP16,
+    RANK_COMPLETIONS,
+    SCORE_COMPLETIONS,
+]
