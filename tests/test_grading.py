@@ -26,6 +26,7 @@ import pytest
 from utils import exercises
 from utils.checks import CaseOutcome
 from utils.grading import _protocol
+from utils.grading._discover import is_display_only
 from utils.grading._grade import course_fingerprint, exercise_seed, plan_lesson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -747,3 +748,23 @@ def test_reading_results_refuses_symlinks_fifos_junk_and_foreign_functions(tmp_p
     with pytest.raises(_protocol.MessageError):
         _protocol.read_message(str(tmp_path), "call")
     assert _protocol.read_message(str(tmp_path), "absent") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "skipped"),
+    [
+        ('utils.widgets.quiz("Q?", ["a", "b"], 0, ["Yes.", "No."])', True),
+        ("utils.widgets.score_explorer(tokens, logits)", True),
+        ("utils.numeric_quiz('1/4?', 0.25, 0.01, 'A quarter.')", True),
+        ("explorer = utils.widgets.score_explorer(tokens, logits)", False),
+        ("utils.widgets.quiz(1)\nsoftmax = None", False),
+        ("utils.widgets.quiz((softmax := None))", False),
+        ("utils.widgets.quiz(lambda: None)", False),
+        ("widgets.quiz(1)", False),
+        ("utils.softmax(z)", False),
+        ("check('02.logsumexp', logsumexp)", False),
+        ("utils.widgets.quiz(", False),
+    ],
+)
+def test_only_cells_that_just_display_a_course_widget_are_skipped(source, skipped):
+    assert is_display_only(source) is skipped

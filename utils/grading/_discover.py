@@ -13,6 +13,7 @@ from the file name alone, so a renamed notebook is graded as what it is.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from collections import Counter
@@ -116,6 +117,30 @@ def _to_python(source: str) -> str:
         return source
 
 
+# Cells that only display a course widget (an explorer, a quiz) are skipped:
+# they define nothing an answer can use, and drawing their charts would
+# double the time of a lesson's run in the grader.
+_DISPLAY_ONLY_PREFIXES = ("utils.widgets.", "utils.quiz(", "utils.numeric_quiz(")
+
+
+def is_display_only(source: str) -> bool:
+    """True for a cell that is one call of a course widget builder, e.g.
+    ``utils.widgets.quiz(...)``: a single expression that assigns nothing."""
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return False
+    if len(body) != 1 or not isinstance(body[0], ast.Expr):
+        return False
+    call = body[0].value
+    if not isinstance(call, ast.Call):
+        return False
+    name = ast.unparse(call.func) + "("
+    return name.startswith(_DISPLAY_ONLY_PREFIXES) and not any(
+        isinstance(node, ast.NamedExpr | ast.Lambda) for node in ast.walk(call)
+    )
+
+
 def read_submission(
     root: Path, path: Path, lessons: set[str], grade_ids: dict[str, str]
 ) -> Submission:
@@ -178,5 +203,7 @@ def read_submission(
                 lesson,
             )
         if cell["cell_type"] == "code" and source.strip():
-            code.append((number, _to_python(source)))
+            python = _to_python(source)
+            if not is_display_only(python):
+                code.append((number, python))
     return Submission(student, notebook, path, lesson, tuple(code))
