@@ -133,21 +133,16 @@ def course_fingerprint(course_root: str) -> str:
     return digest.hexdigest()
 
 
+def _zero_row(submission: Submission, spec, status: str, message: str) -> Row:
+    """A row with no points for one exercise (`spec` None: the whole notebook, exercise "-")."""
+    exercise, max_points = ("-", 0.0) if spec is None else (spec.id, float(spec.points))
+    return Row(submission.student, submission.notebook, exercise, 0.0, max_points, status, message)
+
+
 def _rows_for_all(submission: Submission, plan: LessonPlan | None, status: str, message: str):
     if plan is None:
-        return [Row(submission.student, submission.notebook, "-", 0.0, 0.0, status, message)]
-    return [
-        Row(
-            submission.student,
-            submission.notebook,
-            spec.id,
-            0.0,
-            float(spec.points),
-            status,
-            message,
-        )
-        for spec in plan.specs
-    ]
+        return [_zero_row(submission, None, status, message)]
+    return [_zero_row(submission, spec, status, message) for spec in plan.specs]
 
 
 def _describe_end(run: ChildRun) -> str:
@@ -225,18 +220,7 @@ def _judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 row = ("error", f"the notebook's process sent back unreadable results ({error})")
         if row is not None:
-            status, message = row
-            graded.rows.append(
-                Row(
-                    submission.student,
-                    submission.notebook,
-                    spec.id,
-                    0.0,
-                    float(spec.points),
-                    status,
-                    message,
-                )
-            )
+            graded.rows.append(_zero_row(submission, spec, *row))
             continue
         try:
             result = evaluate(spec, plan.cases[spec.id], outcomes)

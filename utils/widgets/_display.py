@@ -17,9 +17,10 @@ import math
 import re
 from collections.abc import Sequence
 
+import ipywidgets as widgets
 import numpy as np
 
-from utils._validation import as_float_array
+from utils._validation import as_float_array, check_temperature
 from utils.plots import figure_png
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "format_table",
     "html_record",
     "rich_text",
+    "temperature_slider",
     "text_record",
 ]
 
@@ -167,3 +169,30 @@ def check_vector(values, size: int, name: str = "logits") -> np.ndarray:
         bad = array[~np.isfinite(array)][0]
         raise ValueError(f"{name} must be finite to put on a slider, got {bad}.")
     return array
+
+
+def temperature_slider(temperature, exponents, *, width: str, description_width: str):
+    """A log-scale temperature slider from 10**exponents[0] to 10**exponents[1].
+
+    Steps of 10**0.05 (the arrow keys move one); `temperature` must be a
+    valid temperature inside the slider's range.
+    """
+    temperature = check_temperature(temperature)
+    low, high = exponents
+    if not 10**low <= temperature <= 10**high:
+        raise ValueError(
+            f"temperature must be between {10**low:g} and {10**high:g} for the slider, "
+            f"got {temperature}."
+        )
+    return widgets.FloatLogSlider(
+        value=temperature,
+        base=10,
+        min=low,
+        max=high,
+        step=0.05,
+        description="temperature T",
+        readout_format=".3g",
+        continuous_update=False,
+        style={"description_width": description_width},
+        layout=widgets.Layout(width=width),
+    )

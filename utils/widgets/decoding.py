@@ -27,7 +27,13 @@ from utils.plots import draw_distribution, new_figure, plot_beam_tree
 from utils.probability import softmax
 from utils.sampling import sample_next_token, top_k_filter, top_p_filter
 from utils.sequences import beam_search_steps, greedy_decode
-from utils.widgets._display import CourseWidget, figure_record, format_table, text_record
+from utils.widgets._display import (
+    CourseWidget,
+    figure_record,
+    format_table,
+    temperature_slider,
+    text_record,
+)
 
 __all__ = [
     "BeamSearchStepper",
@@ -176,13 +182,6 @@ class SamplingLab(CourseWidget):
         self.vocab = list(self.model.vocab)
         vocab_size = len(self.vocab)
         self.shown = _whole_number(shown, "shown", low=1)
-        check_temperature(temperature)
-        low, high = LAB_TEMPERATURE_EXPONENTS
-        if not 10**low <= temperature <= 10**high:
-            raise ValueError(
-                f"temperature must be between {10**low:g} and {10**high:g} for the slider, "
-                f"got {temperature}."
-            )
         if samples not in SAMPLE_COUNTS:
             raise ValueError(f"samples must be one of {SAMPLE_COUNTS}, got {samples!r}.")
         top_k = 0 if top_k is None else _whole_number(top_k, "top_k", low=1, high=vocab_size)
@@ -200,17 +199,8 @@ class SamplingLab(CourseWidget):
             style=style,
             layout=wide,
         )
-        self.temperature = widgets.FloatLogSlider(
-            value=float(temperature),
-            base=10,
-            min=low,
-            max=high,
-            step=0.05,
-            description="temperature T",
-            readout_format=".3g",
-            continuous_update=False,
-            style=style,
-            layout=wide,
+        self.temperature = temperature_slider(
+            temperature, LAB_TEMPERATURE_EXPONENTS, width="520px", description_width="16ch"
         )
         self.top_k = widgets.IntSlider(
             value=top_k,

@@ -37,6 +37,7 @@ from utils.widgets._display import (
     figure_record,
     format_number,
     format_table,
+    temperature_slider,
     text_record,
 )
 
@@ -548,26 +549,10 @@ class TemperatureExplorer(CourseWidget):
     def __init__(self, tokens, logits, *, temperature):
         self.tokens = check_tokens(tokens, max_tokens=20)
         self.logits = check_vector(logits, len(self.tokens))
-        check_temperature(temperature)
-        low, high = TEMPERATURE_EXPONENTS
-        if not 10**low <= temperature <= 10**high:
-            raise ValueError(
-                f"temperature must be between {10**low:g} and {10**high:g} for the slider, "
-                f"got {temperature}."
-            )
-        self.temperature = widgets.FloatLogSlider(
-            value=float(temperature),
-            base=10,
-            min=low,
-            max=high,
-            step=0.05,
-            description="temperature T",
-            readout_format=".3g",
-            continuous_update=False,
-            style={"description_width": "14ch"},
-            layout=widgets.Layout(width="560px"),
+        self.temperature = temperature_slider(
+            temperature, TEMPERATURE_EXPONENTS, width="560px", description_width="14ch"
         )
-        self._curve_temperatures = np.logspace(low, high, 161)
+        self._curve_temperatures = np.logspace(*TEMPERATURE_EXPONENTS, 161)
         self._curve = entropy_curve(self.logits, self._curve_temperatures)
         out = widgets.Output()
         intro = widgets.HTML(
