@@ -84,15 +84,19 @@ def marker_processes() -> list[str]:
 
 
 def sandbox_uid_processes() -> list[str]:
+    """Living processes of the sandbox uids. A zombie (state Z) has ended and
+    runs nothing; it waits for its parent (PID 1 for orphans) to collect it."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
-        if any(61000 <= int(uid) < 62000 for uid in uid_line.split()[1:]):
-            found.append(pid)
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields["State"].strip().startswith(("Z", "X")):
+            continue
+        if any(61000 <= int(uid) < 62000 for uid in fields["Uid"].split()):
+            found.append(f"{pid} ({fields['Name'].strip()}, {fields['State'].strip()})")
     return found
 
 
