@@ -20,6 +20,7 @@ subtracted before exponentiating, so `exp` never sees a positive number.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -116,6 +117,14 @@ def _keepdims_shape(shape: tuple, axis: int | None) -> tuple:
     return (*shape[:axis], 1, *shape[axis + 1 :])
 
 
+@functools.lru_cache(maxsize=8)
+def _ones(width: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ones for `_row_sums`, built once per (width, dtype)."""
+    ones = np.ones(width, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 def _row_sums(rows: np.ndarray, ones: np.ndarray | None = None) -> np.ndarray:
     """Sums of a C-contiguous (rows, vocab) array of non-negative terms, (rows, 1).
 
@@ -124,7 +133,7 @@ def _row_sums(rows: np.ndarray, ones: np.ndarray | None = None) -> np.ndarray:
     pass their `ones` (vocab,) once instead of building it per block.
     """
     if ones is None:
-        ones = np.ones(rows.shape[1], rows.dtype)
+        ones = _ones(rows.shape[1], rows.dtype)
     return (rows @ ones)[:, None]
 
 
@@ -176,7 +185,7 @@ def _sum_exp(values: np.ndarray, shift, axis: int | None, use_exp2: bool) -> np.
             shift_rows = shift_rows.reshape(-1, 1)
         step = max(1, _BLOCK_ENTRIES // width)
         buffer = np.empty((min(n_rows, step), width), rows.dtype)
-        ones = np.ones(width, rows.dtype)
+        ones = _ones(width, rows.dtype)
         totals = np.empty((n_rows, 1), rows.dtype)
         for start in range(0, n_rows, step):
             block = slice(start, min(start + step, n_rows))
@@ -201,7 +210,7 @@ def _normalize_rows(rows, row_max, out, temperature, *, log: bool) -> None:
     n_rows, width = rows.shape
     step = max(1, _BLOCK_ENTRIES // width)
     scratch = np.empty((min(n_rows, step), width), rows.dtype) if log else None
-    ones = np.ones(width, rows.dtype)
+    ones = _ones(width, rows.dtype)
     totals = np.empty((n_rows, 1), rows.dtype)
     scale = 1.0 / temperature
     lowest_fast = _EXP2_NORMAL_MIN[rows.dtype] / _LOG2_E
