@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from notebook_code import solution_namespace
 from scipy.special import rel_entr
 from scipy.stats import chisquare
 
@@ -36,23 +36,8 @@ EXPECTED_POINTS = {
 SEEDS = (0, 1, 2, 3)
 
 
-@functools.cache
 def notebook_namespace(lesson: str) -> dict:
-    """The lesson's import cell and every function its code cells define, run here.
-
-    Of the other cells only the `def` statements run (not the cells' other lines),
-    so the namespace holds the notebook's own solutions and helpers, as written.
-    """
-    notebook = nbformat.read(ROOT / "solutions" / NOTEBOOKS[lesson], as_version=4)
-    cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    namespace: dict = {}
-    with np.printoptions():  # the notebook sets print options; keep them out of the tests
-        exec(compile(cells[0], f"{lesson}:imports", "exec"), namespace)
-        for index, source in enumerate(cells[1:], start=1):
-            tree = ast.parse(source)
-            tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-            exec(compile(tree, f"{lesson}:cell{index}", "exec"), namespace)
-    return namespace
+    return solution_namespace(NOTEBOOKS[lesson])
 
 
 def notebook_function(exercise_id: str):

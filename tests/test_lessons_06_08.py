@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-import ast
-import functools
 import itertools
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import scipy.special
+from notebook_code import solution_namespace
 
 import utils
 from utils import exercises, lm, sequences
@@ -49,23 +47,8 @@ EXPECTED_POINTS = {
 SEEDS = (0, 1, 2, 3)
 
 
-@functools.cache
 def notebook_namespace(lesson: str) -> dict:
-    """The lesson's first code cell (imports) and every function its other cells define.
-
-    Only the `def` statements of the other cells run, so the namespace holds the
-    notebook's own solutions, helpers and (lesson 08) buggy functions, as written.
-    """
-    notebook = nbformat.read(ROOT / "solutions" / NOTEBOOKS[lesson], as_version=4)
-    cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    namespace: dict = {}
-    with np.printoptions():  # the notebook sets print options; keep them out of the tests
-        exec(compile(cells[0], f"{lesson}:imports", "exec"), namespace)
-        for index, source in enumerate(cells[1:], start=1):
-            tree = ast.parse(source)
-            tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-            exec(compile(tree, f"{lesson}:cell{index}", "exec"), namespace)
-    return namespace
+    return solution_namespace(NOTEBOOKS[lesson])
 
 
 def notebook_function(lesson: str, name: str):
