@@ -5,8 +5,11 @@ The selectors were checked against JupyterLab 4.6 / ipywidgets 8.1.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import matplotlib.image
+import numpy as np
 from playwright.sync_api import Locator, Page, expect
 
 KERNEL_NAME = "Python 3 (next-token course)"
@@ -68,8 +71,33 @@ def chart_source(root: Locator) -> str:
     return output(root).locator("img").get_attribute("src")
 
 
+def _pixels(png: bytes) -> np.ndarray:
+    return matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+
+
+def shows_the_same(old_png: bytes, new_png: bytes, *, tolerance=0.25, stray_pixels=20) -> bool:
+    """True when two screenshots show the same thing.
+
+    Chromium's text antialiasing moves glyph edges by a pixel from run to run,
+    so each pixel is matched against the other image's pixels within one
+    pixel of it; a real change (another number, another bar) leaves many
+    pixels with no match.
+    """
+    old, new = _pixels(old_png), _pixels(new_png)
+    if old.shape != new.shape:
+        return False
+    height, width = old.shape[:2]
+    padded = np.pad(new, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    closest = np.full((height, width), np.inf)
+    for dy in range(3):
+        for dx in range(3):
+            shifted = padded[dy : dy + height, dx : dx + width]
+            closest = np.minimum(closest, np.abs(old - shifted).max(axis=-1))
+    return int((closest > tolerance).sum()) <= stray_pixels
+
+
 def save_if_changed(data: bytes, path: Path) -> None:
-    """Write `data` unless the file already holds exactly it (keeps a tracked file clean)."""
-    if not path.exists() or path.read_bytes() != data:
+    """Write `data` unless the file already shows the same image (keeps a tracked file clean)."""
+    if not path.exists() or not shows_the_same(path.read_bytes(), data):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
