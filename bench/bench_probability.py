@@ -1,8 +1,12 @@
-"""Benchmark utils.softmax / log_softmax / logsumexp against scipy.special.
+"""Benchmark utils.softmax / log_softmax / logsumexp and sequence_log_prob against SciPy.
 
-Prints, per shape and dtype, the median time of `utils`, `scipy.special` and
-the naive formula, the ratio utils / scipy (< 1 means utils is faster) and
-the peak extra memory each needs, as a multiple of the input's size.
+Prints, per function, shape and dtype, the median time of `utils`,
+`scipy.special` and the naive formula, the ratio utils / scipy (< 1: utils
+is faster) and the peak extra memory, then the WORST ratio and whether the
+targets hold. All timings are interleaved in one loop (`median_seconds`), so
+a busy machine slows every candidate alike. `python -m bench` runs this in
+the learner's environment (OpenBLAS's default threads), then again with
+OPENBLAS_NUM_THREADS=1 and with NumPy limited to AVX2 (`bench.cpu`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,16 @@ import numpy as np
 import scipy.special
 
 import utils
+from bench import cpu
 from bench.common import format_bytes, median_seconds, peak_extra_bytes, print_table
 
 SHAPES = [(1, 50257), (32, 50257), (8, 256000)]
 DTYPES = [np.float32, np.float64]
+# Targets on the ratio utils / scipy: every entry, and batched (more than one row).
+WORST_TARGET = 1.0
+BATCHED_TARGETS = {"softmax": 0.8, "log_softmax": 0.8, "logsumexp": 0.4}
+SEQUENCE_SHAPE = (32, 128, 50257)
+SEQUENCE_TARGET, SEQUENCE_MEMORY_LIMIT = 2.0, 0.02
 
 
 def naive_log_softmax(x):
@@ -43,30 +53,35 @@ FUNCTIONS = {
 }
 
 
-def main() -> list[dict]:
-    rng = np.random.default_rng(0)
+def log_softmax_sequence_log_prob(logits, token_ids, mask):
+    """The reference: SciPy's full log_softmax, then a gather of each token's entry."""
+    log_probs = scipy.special.log_softmax(logits, axis=-1)
+    picked = np.take_along_axis(log_probs, token_ids[..., None], axis=-1)[..., 0]
+    return np.where(mask, picked, 0).sum(axis=-1, dtype=np.float64)
+
+
+def bench_functions(rng) -> tuple[list[dict], list[list[str]]]:
     results, rows = [], []
     for shape in SHAPES:
         for dtype in DTYPES:
             logits = rng.normal(0.0, 4.5, size=shape).astype(dtype)
             for name, (ours, scipys, naive) in FUNCTIONS.items():
+                np.testing.assert_allclose(
+                    ours(logits), scipys(logits), rtol=1e-4 if dtype == np.float32 else 1e-10
+                )
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     t_ours, t_scipy, t_naive = median_seconds(
-                        partial(ours, logits), partial(scipys, logits), partial(naive, logits)
+                        partial(ours, logits),
+                        partial(scipys, logits),
+                        partial(naive, logits),
+                        blocks=5,
+                        calls=10,
                     )
                     m_ours = peak_extra_bytes(partial(ours, logits))
                     m_scipy = peak_extra_bytes(partial(scipys, logits))
                 ratio = t_ours / t_scipy
-                results.append(
-                    {
-                        "function": name,
-                        "shape": shape,
-                        "dtype": np.dtype(dtype).name,
-                        "ratio": ratio,
-                        "memory_ratio": m_ours / logits.nbytes,
-                    }
-                )
+                results.append({"function": name, "shape": shape, "dtype": dtype, "ratio": ratio})
                 rows.append(
                     [
                         name,
@@ -80,24 +95,76 @@ def main() -> list[dict]:
                         f"{format_bytes(m_scipy)} ({m_scipy / logits.nbytes:.2f}x)",
                     ]
                 )
-    print("utils.probability vs scipy.special (median ms; ratio < 1: utils faster;")
-    print("memory: peak extra bytes incl. the result, as a multiple of the input)")
+    return results, rows
+
+
+def bench_sequence_log_prob(rng) -> dict:
+    batch, time, vocab = SEQUENCE_SHAPE
+    logits = rng.standard_normal(SEQUENCE_SHAPE, dtype=np.float32)
+    logits *= 4.5
+    token_ids = rng.integers(0, vocab, size=(batch, time))
+    mask = np.arange(time) < rng.integers(time // 2, time + 1, size=batch)[:, None]
+    ours = partial(utils.sequence_log_prob, logits, token_ids, mask=mask)
+    reference = partial(log_softmax_sequence_log_prob, logits, token_ids, mask)
+    np.testing.assert_allclose(ours(), reference(), rtol=1e-5)
+    t_ours, t_scipy = median_seconds(ours, reference, blocks=3, calls=3)
+    memory_ours, memory_scipy = peak_extra_bytes(ours), peak_extra_bytes(reference)
+    return {
+        "speedup": t_scipy / t_ours,
+        "memory": memory_ours / logits.nbytes,
+        "line": (
+            f"sequence_log_prob, float32 {'x'.join(map(str, SEQUENCE_SHAPE))} "
+            f"({format_bytes(logits.nbytes)}), {time // 2}-{time} real tokens per sequence: "
+            f"{t_ours * 1e3:.1f} ms vs {t_scipy * 1e3:.1f} ms for scipy log_softmax + gather "
+            f"({t_scipy / t_ours:.2f}x faster); peak extra memory {format_bytes(memory_ours)} "
+            f"({memory_ours / logits.nbytes:.2%} of the logits) vs {format_bytes(memory_scipy)}"
+        ),
+    }
+
+
+def missed_targets(results: list[dict], sequence: dict) -> list[str]:
+    missed = []
+    for result in results:
+        where = f"{result['function']} {result['shape']} {np.dtype(result['dtype']).name}"
+        if result["ratio"] > WORST_TARGET:
+            missed.append(f"{where}: {result['ratio']:.2f} > {WORST_TARGET}")
+        target = BATCHED_TARGETS[result["function"]]
+        if result["shape"][0] > 1 and result["ratio"] > target:
+            missed.append(f"{where} (batched): {result['ratio']:.2f} > {target}")
+    if sequence["speedup"] < SEQUENCE_TARGET:
+        missed.append(f"sequence_log_prob: {sequence['speedup']:.2f}x < {SEQUENCE_TARGET}x")
+    if sequence["memory"] >= SEQUENCE_MEMORY_LIMIT:
+        missed.append(f"sequence_log_prob memory: {sequence['memory']:.2%} >= 2%")
+    return missed
+
+
+def main() -> bool:
+    """Run, print the table and the verdict; True when every target holds."""
+    print(cpu.summary(cpu.describe()))
+    rng = np.random.default_rng(0)
+    results, rows = bench_functions(rng)
+    sequence = bench_sequence_log_prob(rng)
+    print("utils vs scipy.special (median ms; ratio < 1: utils faster; memory: peak extra")
+    print("bytes incl. the result, as a multiple of the input)")
     print_table(
-        [
-            "function",
-            "shape",
-            "dtype",
-            "utils",
-            "scipy",
-            "naive",
-            "utils/scipy",
-            "utils peak mem",
-            "scipy peak mem",
-        ],
+        ["function", "shape", "dtype", "utils", "scipy", "naive", "utils/scipy", "utils mem",
+         "scipy mem"],
         rows,
+    )  # fmt: skip
+    print(sequence["line"])
+    worst = max(results, key=lambda result: result["ratio"])
+    print(
+        f"WORST ratio utils/scipy: {worst['ratio']:.2f} ({worst['function']} "
+        f"{'x'.join(map(str, worst['shape']))} {np.dtype(worst['dtype']).name})"
     )
-    return results
+    missed = missed_targets(results, sequence)
+    print(
+        f"targets (worst <= {WORST_TARGET}; batched softmax, log_softmax <= 0.8, logsumexp "
+        f"<= 0.4; sequence_log_prob >= {SEQUENCE_TARGET}x with < 2% extra memory): "
+        + ("all met" if not missed else "MISSED: " + "; ".join(missed))
+    )
+    return not missed
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(0 if main() else 1)

@@ -15,22 +15,26 @@ import tracemalloc
 
 
 def median_seconds(*functions, blocks: int = 7, calls: int = 15) -> list[float]:
-    """Median wall time of one call of each function.
+    """Wall time of one call of each function: the lowest of its per-block medians.
 
     Each function runs `calls` times in a row (its steady state: the memory
     allocator then serves it as it would in a loop of real use), and these
     runs alternate between the functions `blocks` times, so that a slow
-    spell of a shared machine hits all of them alike.
+    spell of a shared machine hits all of them alike. The median of a block
+    ignores a few preempted calls; the lowest block median ignores a block
+    spent competing with other processes for the cores.
     """
     times: list[list[float]] = [[] for _ in functions]
     for _ in range(blocks):
-        for function, samples in zip(functions, times, strict=True):
+        for function, block_medians in zip(functions, times, strict=True):
             function()  # settle the allocator and caches for this function
+            samples = []
             for _ in range(calls):
                 begin = time.perf_counter()
                 function()
                 samples.append(time.perf_counter() - begin)
-    return [statistics.median(samples) for samples in times]
+            block_medians.append(statistics.median(samples))
+    return [min(block_medians) for block_medians in times]
 
 
 def peak_extra_bytes(function) -> int:

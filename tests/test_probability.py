@@ -362,3 +362,65 @@ def test_nan_error_names_the_position():
 def test_entropy_bad_input(probs, message):
     with pytest.raises(ValueError, match=message):
         entropy(probs)
+
+
+# Rows are processed in blocks of about probability._BLOCK_ENTRIES entries, rows
+# longer than that in chunks of columns, and the max-shift is skipped when the row
+# maxima lie in [0, _UNSHIFTED_MAX]: every combination must agree with SciPy.
+BLOCK_SHAPES = [(3, 70_000), (40, 3_000), (1, 200_000), (70_000, 2)]
+
+
+@pytest.mark.parametrize("shape", BLOCK_SHAPES, ids=lambda shape: "x".join(map(str, shape)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [-80.0, 0.0, 20.0, 700.0], ids=lambda o: f"offset{o:g}")
+def test_blocked_paths_agree_with_scipy(shape, dtype, offset):
+    rng = np.random.default_rng(11)
+    scores = (rng.normal(0.0, 4.5, size=shape) + offset).astype(dtype)
+    if dtype == np.float32 and offset > 100:
+        scores = (scores - offset + 80.0).astype(dtype)  # float32: exp(700) is no test of it
+    reference = scores.astype(np.float64)
+    mask = rng.random(shape) < 0.9
+    mask[:, 0] = True
+    rtol = 2e-5 if dtype == np.float32 else 1e-12
+    for temperature in (1.0, 0.7):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ours = softmax(scores, temperature=temperature)
+            ours_log = log_softmax(scores, temperature=temperature)
+        np.testing.assert_allclose(
+            ours, scipy.special.softmax(reference / temperature, axis=-1), rtol=rtol, atol=1e-30
+        )
+        np.testing.assert_allclose(
+            ours_log,
+            scipy.special.log_softmax(reference / temperature, axis=-1),
+            rtol=rtol,
+            atol=rtol * 10,
+        )
+    np.testing.assert_allclose(
+        logsumexp(scores), scipy.special.logsumexp(reference, axis=-1), rtol=rtol, atol=rtol
+    )
+    masked_reference = np.where(mask, reference, -np.inf)
+    np.testing.assert_allclose(
+        softmax(scores, mask=mask),
+        scipy.special.softmax(masked_reference, axis=-1),
+        rtol=rtol,
+        atol=1e-30,
+    )
+    np.testing.assert_allclose(
+        logsumexp(scores, mask=mask),
+        scipy.special.logsumexp(masked_reference, axis=-1),
+        rtol=rtol,
+        atol=rtol,
+    )
+    np.testing.assert_array_equal(np.isneginf(log_softmax(scores, mask=mask)), ~mask)
+
+
+@pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
+def test_an_error_in_a_later_block_names_its_index_in_the_whole_array(function):
+    scores = np.zeros((40, 5_000))
+    scores[33, 4_321] = np.nan
+    with pytest.raises(ValueError, match=r"NaN at index \(33, 4321\)"):
+        function(scores)
+    scores[33, 4_321] = np.inf
+    with pytest.raises(ValueError, match=r"\+inf at index \(33, 4321\)"):
+        function(scores)

@@ -60,6 +60,8 @@ def normalize_axis(axis, ndim: int, name: str = "logits") -> int | None:
     """Return `axis` as a non-negative int (or None), or raise a clear error."""
     if axis is None:
         return None
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, without the ABC checks
+        return axis % ndim
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an int or None, got {axis!r}.")
     if ndim == 0:
@@ -77,6 +79,8 @@ def normalize_axis(axis, ndim: int, name: str = "logits") -> int | None:
 
 def check_temperature(temperature) -> float:
     """Return the temperature as a float, or raise: it must be finite and > 0."""
+    if type(temperature) is float and 0 < temperature < math.inf:  # the common case, quickly
+        return temperature
     if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a positive real number, got {temperature!r}.")
     value = float(temperature)

