@@ -15,9 +15,9 @@ three differences a learner should know about:
 Every function keeps the input's float dtype (float16, float32, float64;
 integers become float64), never modifies its input, and never emits a
 `RuntimeWarning` for finite input: the largest score of each row is
-subtracted before exponentiating, so `exp` never overflows (softmax and
-logsumexp skip the subtraction when the scores are too small to overflow
-anyway; see `_shift`). They are plain NumPy passes (max, subtract, exp, sum,
+subtracted before exponentiating, so `exp` never overflows (softmax skips
+the subtraction when the scores are too small to overflow anyway; see
+`_shift`). They are plain NumPy passes (max, subtract, exp, sum,
 multiply) over blocks of rows that fit in a core's cache.
 """
 
@@ -134,8 +134,9 @@ def _shift(scores, axis, scale, masked, *, may_skip: bool):
     overflow either, nor can a sum of them, and the result is as accurate
     (no rounding of a subtraction): then None, no shift, which saves one of
     softmax's five passes over the data (~15% faster, `make bench`, with
-    AVX-512 and AVX2 alike). log_softmax never skips it: z - logsumexp(z)
-    would cancel the leading digits of large scores.
+    AVX-512 and AVX2 alike). log_softmax and logsumexp never skip it: their
+    results are sums and differences on the scale of the scores, where the
+    shifted form keeps the last digit that the unshifted one can lose.
     """
     row_max = _row_max(scores, axis, masked)
     if may_skip:
@@ -190,9 +191,8 @@ def _log_softmax_into(scores, axis, out, scale, masked, scratch):
 
 
 def _logsumexp_keepdims(scores, axis, masked, scratch):
-    shift = _shift(scores, axis, 1.0, masked, may_skip=True)
-    log_sums = np.log(_exp_sums(scores, shift, axis, scratch))
-    return log_sums if shift is None else shift + log_sums
+    shift = _shift(scores, axis, 1.0, masked, may_skip=False)
+    return shift + np.log(_exp_sums(scores, shift, axis, scratch))
 
 
 def _block_scratch(rows: np.ndarray) -> np.ndarray:
