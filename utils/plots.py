@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import io
 import math
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.spines import Spine
 
 __all__ = [
     "COLORS",
@@ -32,11 +35,14 @@ __all__ = [
     "CourseFigure",
     "draw_distribution",
     "figure_png",
+    "moving_artists",
     "new_figure",
     "plot_beam_tree",
     "plot_comparison",
     "plot_distribution",
     "plot_heatmap",
+    "subplots_of",
+    "update_distribution",
 ]
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -64,6 +70,8 @@ COLORS = {
 _DPI = 100
 # Above this many bars the value labels would overlap: leave them out.
 _MAX_VALUE_LABELS = 16
+# What `draw_distribution` drew on each Axes, for `update_distribution`.
+_DRAWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class CourseFigure(Figure):
@@ -89,6 +97,20 @@ def figure_png(figure: Figure, *, dpi: int = _DPI) -> bytes:
 def new_figure(width: float, height: float) -> CourseFigure:
     """An empty `CourseFigure` of `width` x `height` inches with constrained layout."""
     return CourseFigure(figsize=(width, height), dpi=_DPI, layout="constrained")
+
+
+def subplots_of(figure: Figure, count: int, **subplot_args) -> list:
+    """`count` axes side by side in `figure`: created the first time, then the same
+    axes, cleared, so a widget that redraws keeps the figure and its layout."""
+    for ax in figure.axes:
+        _DRAWN.pop(ax, None)
+    if len(figure.axes) == count:
+        for ax in figure.axes:
+            ax.clear()
+        return list(figure.axes)
+    figure.clear()
+    axes = figure.subplots(1, count, squeeze=False, **subplot_args)[0]
+    return list(axes)
 
 
 # --- argument checks -----------------------------------------------------------------------------
@@ -190,22 +212,27 @@ def draw_distribution(
             bbox={"facecolor": "white", "edgecolor": COLORS["bad"], "boxstyle": "round"},
         )
     # With reference markers on top of the bars, value labels would sit under them.
+    value_texts = None
     if value_labels and reference is None and len(labels) <= _MAX_VALUE_LABELS:
+        value_texts = []
         for position in np.flatnonzero(finite):
             removed = not kept[position] and heights[position] == 0
-            ax.text(
-                position,
-                heights[position] + 0.01 * top,
-                "out" if removed else f"{heights[position]:.3f}",
-                ha="center",
-                va="bottom",
-                fontsize=7,
-                color="#555555" if removed else "black",
-                fontstyle="italic" if removed else "normal",
+            value_texts.append(
+                ax.text(
+                    position,
+                    heights[position] + 0.01 * top,
+                    "out" if removed else f"{heights[position]:.3f}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#555555" if removed else "black",
+                    fontstyle="italic" if removed else "normal",
+                )
             )
+    reference_line = None
     if reference is not None:
         reference_values = _values(reference, len(labels), "reference")
-        ax.plot(
+        (reference_line,) = ax.plot(
             positions,
             reference_values,
             "D",
@@ -235,7 +262,66 @@ def draw_distribution(
         handles += ax.get_legend_handles_labels()[0]
     if handles:
         ax.legend(handles=handles, fontsize=8, loc="upper right", frameon=False)
+    _DRAWN[ax] = {
+        "labels": labels,
+        "bars": bars,
+        "value_texts": value_texts,
+        "reference": reference_line,
+        "legend": (not kept.all(), reference is not None, reference_label),
+        "finite": bool(finite.all()),
+        "top": top,
+        "color": bar_color,
+    }
     return ax
+
+
+def moving_artists(ax) -> list:
+    """Everything drawn inside `ax` (bars, labels, markers, lines, title, legend), in
+    drawing order, but not its frame, ticks and axis labels: what a widget draws again
+    over a kept background when only the values move (see `LiveFigure`)."""
+    return [
+        artist
+        for artist in ax.get_children()
+        if artist is not ax.patch and not isinstance(artist, Spine | Axis)
+    ]
+
+
+def update_distribution(
+    ax, tokens, probs, *, title=None, kept=None, reference=None, reference_label="reference"
+) -> bool:
+    """Move what `draw_distribution` drew on `ax` to new values, in place.
+
+    For widgets: changing the bars' heights and colours and the labels' text
+    is several times cheaper than clearing the axes and drawing again. Returns
+    False, changing nothing, when an update cannot show the same as a fresh
+    `draw_distribution` with these arguments (other tokens, NaN or inf values,
+    a legend that would change); then draw again.
+    """
+    drawn = _DRAWN.get(ax)
+    labels = _labels(tokens)
+    if drawn is None or drawn["labels"] != labels or not drawn["finite"]:
+        return False
+    values = _values(probs, len(labels), "probs")
+    kept = np.ones(len(labels), dtype=bool) if kept is None else _flags(kept, len(labels), "kept")
+    legend = (not kept.all(), reference is not None, reference_label)
+    if not np.isfinite(values).all() or legend != drawn["legend"]:
+        return False
+    for bar, value, keep in zip(drawn["bars"], values, kept, strict=True):
+        bar.set_height(value)
+        bar.set_facecolor(drawn["color"] if keep else COLORS["removed"])
+        bar.set_hatch(None if keep else "//")
+    if drawn["value_texts"] is not None:
+        for text, value, keep in zip(drawn["value_texts"], values, kept, strict=True):
+            removed = not keep and value == 0
+            text.set_y(value + 0.01 * drawn["top"])
+            text.set_text("out" if removed else f"{value:.3f}")
+            text.set_color("#555555" if removed else "black")
+            text.set_fontstyle("italic" if removed else "normal")
+    if reference is not None:
+        drawn["reference"].set_ydata(_values(reference, len(labels), "reference"))
+    if title:
+        ax.set_title(title, fontsize=10)
+    return True
 
 
 def plot_distribution(
@@ -250,17 +336,23 @@ def plot_distribution(
     ylim=(0.0, 1.08),
     figsize=None,
     kept_labels=("kept", "removed"),
+    figure=None,
 ) -> CourseFigure:
     """A bar chart of one distribution over tokens (see `draw_distribution`).
+
+    `figure`: draw into this figure (a widget's, redrawn on every update)
+    instead of a new one.
 
     >>> plot_distribution(["the", "a"], [0.65, 0.35], kept=[True, False])
     <CourseFigure size 600x280 with 1 Axes>
     """
     labels = _labels(tokens)
     width = min(12.0, max(6.0, 0.55 * len(labels)))
-    figure = new_figure(*(figsize or (width, 2.8)))
+    if figure is None:
+        figure = new_figure(*(figsize or (width, 2.8)))
+    (ax,) = subplots_of(figure, 1)
     draw_distribution(
-        figure.subplots(),
+        ax,
         labels,
         probs,
         title=title,
@@ -283,10 +375,12 @@ def plot_comparison(
     title=None,
     ylabel="probability",
     ylim=(0.0, 1.08),
+    figure=None,
 ) -> CourseFigure:
     """Two distributions over the same tokens, side by side (e.g. naive vs. stable softmax).
 
-    NaN / inf values are marked as in `draw_distribution`.
+    NaN / inf values are marked as in `draw_distribution`; `figure` as in
+    `plot_distribution`.
 
     >>> plot_comparison(["a", "b"], [0.5, 0.5], [0.9, 0.1], labels=("T = 10", "T = 0.5"))
     <CourseFigure size 900x280 with 2 Axes>
@@ -295,8 +389,9 @@ def plot_comparison(
     if isinstance(labels, str) or len(labels) != 2:
         raise ValueError(f"labels must be two panel titles, got {labels!r}.")
     width = min(14.0, max(9.0, 1.1 * len(names)))
-    figure = new_figure(width, 2.8)
-    left, right = figure.subplots(1, 2, sharey=True)
+    if figure is None:
+        figure = new_figure(width, 2.8)
+    left, right = subplots_of(figure, 2, sharey=True)
     draw_distribution(left, names, before, title=labels[0], ylabel=ylabel, ylim=ylim)
     draw_distribution(right, names, after, title=labels[1], ylabel="", ylim=ylim)
     if title:

@@ -23,12 +23,20 @@ import ipywidgets as widgets
 import numpy as np
 
 from utils._validation import as_float_array, check_temperature
-from utils.plots import draw_distribution, new_figure, plot_beam_tree
+from utils.plots import (
+    draw_distribution,
+    moving_artists,
+    new_figure,
+    plot_beam_tree,
+    subplots_of,
+    update_distribution,
+)
 from utils.probability import softmax
 from utils.sampling import sample_next_token, top_k_filter, top_p_filter
 from utils.sequences import beam_search_steps, greedy_decode
 from utils.widgets._display import (
     CourseWidget,
+    LiveFigure,
     figure_record,
     format_table,
     temperature_slider,
@@ -250,6 +258,7 @@ class SamplingLab(CourseWidget):
         )
         for control in [*controls, self.seed, self.samples]:
             control.observe(self._on_change, names="value")
+        self._live = LiveFigure(new_figure(11.0, 3.2))
         self.refresh()
 
     def refresh(self) -> dict:
@@ -275,7 +284,7 @@ class SamplingLab(CourseWidget):
         shown = min(self.shown, len(self.vocab))
         self.out.outputs = (
             text_record(format_sampling_state(state, self.vocab, context, shown)),
-            figure_record(self._figure(shown), self._description()),
+            figure_record(self._figure(shown), self._description(), self._moving_artists()),
         )
         return state
 
@@ -283,27 +292,36 @@ class SamplingLab(CourseWidget):
         state = self.state
         order = state["order"][:shown]
         labels = [self.vocab[i] for i in order]
-        figure = new_figure(11.0, 3.2)
-        before, after = figure.subplots(1, 2, sharey=True)
-        draw_distribution(
-            before,
-            labels,
-            state["probs"][order],
-            kept=state["kept"][order],
-            title=f"softmax(z / T), T = {state['temperature']:.3g}: kept set in blue",
-        )
-        draw_distribution(
-            after,
-            labels,
-            state["renormalized"][order],
-            kept=state["kept"][order],
-            reference=state["frequencies"][order],
-            reference_label=f"sampled ({state['samples']} draws, seed {state['seed']})",
-            title="renormalized over the kept set, and the samples",
-            ylabel="",
-        )
+        figure = self._live.figure
+        panels = [
+            {
+                "probs": state["probs"][order],
+                "kept": state["kept"][order],
+                "title": f"softmax(z / T), T = {state['temperature']:.3g}: kept set in blue",
+            },
+            {
+                "probs": state["renormalized"][order],
+                "kept": state["kept"][order],
+                "reference": state["frequencies"][order],
+                "reference_label": f"sampled ({state['samples']} draws, seed {state['seed']})",
+                "title": "renormalized over the kept set, and the samples",
+            },
+        ]
+        # Move the bars of the figure already drawn where that shows the same (same tokens,
+        # same legend); else draw both panels again.
+        if len(figure.axes) != 2 or not all(
+            update_distribution(ax, labels, **panel)
+            for ax, panel in zip(figure.axes, panels, strict=True)
+        ):
+            before, after = subplots_of(figure, 2, sharey=True)
+            draw_distribution(before, labels, **panels[0])
+            draw_distribution(after, labels, ylabel="", **panels[1])
         figure.suptitle(f"next token after {state['context']!r}", fontsize=11)
-        return figure
+        return self._live
+
+    def _moving_artists(self) -> list:
+        figure = self._live.figure
+        return [*moving_artists(figure.axes[0]), *moving_artists(figure.axes[1]), figure._suptitle]
 
     def _description(self) -> str:
         state = self.state

@@ -25,13 +25,17 @@ from utils.plots import (
     COLORS,
     OKABE_ITO,
     draw_distribution,
+    moving_artists,
     new_figure,
     plot_comparison,
     plot_distribution,
+    subplots_of,
+    update_distribution,
 )
 from utils.probability import entropy, logsumexp, naive_softmax, softmax
 from utils.widgets._display import (
     CourseWidget,
+    LiveFigure,
     check_tokens,
     check_vector,
     figure_record,
@@ -213,6 +217,7 @@ class ScoreExplorer(CourseWidget):
         super().__init__(widgets.VBox(children), out, f"tokens={self.tokens}")
         for control in [*self.sliders.values(), *self.checkboxes.values()]:
             control.observe(self._on_change, names="value")
+        self._figure = LiveFigure(new_figure(min(12.0, max(6.0, 0.55 * len(self.tokens))), 2.8))
         self.refresh()
 
     def refresh(self) -> dict:
@@ -223,15 +228,23 @@ class ScoreExplorer(CourseWidget):
         if self.state["probs"] is None:
             self.out.outputs = (text_record(text),)
             return self.state
-        figure = plot_distribution(
-            self.tokens,
-            self.state["probs"],
-            kept=self.state["candidates"],
-            title="softmax of the scores over the candidates",
-            kept_labels=("candidate", "not a candidate"),
-        )
+        arguments = {
+            "kept": self.state["candidates"],
+            "title": "softmax of the scores over the candidates",
+        }
+        axes = self._figure.figure.axes
+        probs = self.state["probs"]
+        if not (axes and update_distribution(axes[0], self.tokens, probs, **arguments)):
+            plot_distribution(
+                self.tokens,
+                self.state["probs"],
+                kept_labels=("candidate", "not a candidate"),
+                figure=self._figure.figure,
+                **arguments,
+            )
         description = "bar chart: " + _probabilities_text(self.tokens, self.state["probs"])
-        self.out.outputs = (text_record(text), figure_record(figure, description))
+        moving = moving_artists(self._figure.figure.axes[0])
+        self.out.outputs = (text_record(text), figure_record(self._figure, description, moving))
         return self.state
 
 
@@ -432,17 +445,25 @@ class OverflowExplorer(CourseWidget):
         )
         self.scale.observe(self._on_change, names="value")
         self.dtype.observe(self._on_change, names="value")
+        self._figure = LiveFigure(new_figure(min(14.0, max(9.0, 1.1 * len(self.tokens))), 2.8))
         self.refresh()
 
     def refresh(self) -> dict:
         self.state = overflow_state(self.logits, self.scale.value, self.dtype.value)
-        figure = plot_comparison(
-            self.tokens,
-            self.state["naive"],
-            self.state["stable"],
-            labels=("naive: exp(z) / sum(exp(z))", "stable: exp(z - max z) / sum(...)"),
-            title=f"softmax of {self.state['scale']:.4g} × scores in {self.state['dtype']}",
-        )
+        labels = ("naive: exp(z) / sum(exp(z))", "stable: exp(z - max z) / sum(...)")
+        title = f"softmax of {self.state['scale']:.4g} × scores in {self.state['dtype']}"
+        figure = self._figure.figure
+        values = (self.state["naive"], self.state["stable"])
+        # NaN or inf bars (an overflow) cannot be moved into place: then draw again.
+        if len(figure.axes) == 2 and all(
+            update_distribution(ax, self.tokens, value, title=label)
+            for ax, value, label in zip(figure.axes, values, labels, strict=True)
+        ):
+            figure.suptitle(title, fontsize=11)
+        else:
+            plot_comparison(self.tokens, *values, labels=labels, title=title, figure=figure)
+        moving = [*moving_artists(figure.axes[0]), *moving_artists(figure.axes[1])]
+        moving.append(figure.suptitle(title, fontsize=11))
         bad = ", ".join(
             f"{token}: {format_number(value)}"
             for token, value in zip(self.tokens, self.state["naive"], strict=True)
@@ -453,7 +474,7 @@ class OverflowExplorer(CourseWidget):
         )
         self.out.outputs = (
             text_record(format_overflow_state(self.state, self.tokens)),
-            figure_record(figure, description),
+            figure_record(self._figure, description, moving),
         )
         return self.state
 
@@ -561,12 +582,24 @@ class TemperatureExplorer(CourseWidget):
         )
         super().__init__(widgets.VBox([intro, self.temperature, out]), out, f"tokens={self.tokens}")
         self.temperature.observe(self._on_change, names="value")
+        self._live = LiveFigure(new_figure(10.0, 3.0))
+        self._moving = None  # the artists a temperature change moves, once drawn
         self.refresh()
 
-    def _figure(self):
+    def _figure(self) -> LiveFigure:
+        """Draw the figure the first time; afterwards move only what the temperature moves."""
         state = self.state
-        figure = new_figure(10.0, 3.0)
-        bars, curve = figure.subplots(1, 2, width_ratios=[1.3, 1])
+        if self._moving is not None:
+            bars, values, bar_axes, point, curve = self._moving
+            for bar, label, p in zip(bars, values, state["probs"], strict=True):
+                bar.set_height(p)
+                label.set_y(p + 0.01 * 1.08)  # as draw_distribution places it (ylim top 1.08)
+                label.set_text(f"{p:.3f}")
+            bar_axes.set_title(f"softmax(z / T) at T = {state['temperature']:.3g}", fontsize=10)
+            point.set_data([state["temperature"]], [state["entropy"]])
+            curve.set_title(f"entropy H = {state['entropy']:.3f} nats", fontsize=10)
+            return self._live
+        bars, curve = subplots_of(self._live.figure, 2, width_ratios=[1.3, 1])
         draw_distribution(
             bars,
             self.tokens,
@@ -592,10 +625,14 @@ class TemperatureExplorer(CourseWidget):
         )
         bars.legend(fontsize=8, loc="upper right", frameon=False)
         curve.semilogx(self._curve_temperatures, self._curve, color=COLORS["probability"])
+        # Plain decade labels and no minor ticks: log-axis labels are typeset as maths,
+        # which took a third of each redraw.
+        curve.set_xticks([0.01, 0.1, 1, 10, 100], ["0.01", "0.1", "1", "10", "100"])
+        curve.minorticks_off()
         curve.axhline(0, color=COLORS["limit"], linestyle="--", linewidth=1)
         curve.axhline(state["max_entropy"], color=OKABE_ITO["black"], linestyle=":", linewidth=1)
         curve.text(1.2e-2, state["max_entropy"], f"log {len(self.tokens)}", va="bottom", fontsize=8)
-        curve.plot(
+        (point,) = curve.plot(
             [state["temperature"]],
             [state["entropy"]],
             "o",
@@ -603,12 +640,18 @@ class TemperatureExplorer(CourseWidget):
             markeredgecolor="black",
             markersize=8,
         )
+        # The probability bars and their value labels are the first of their kind.
+        self._moving = (bars.containers[0], bars.texts[: len(self.tokens)], bars, point, curve)
         curve.set_xlabel("temperature T (log scale)")
         curve.set_ylabel("entropy (nats)")
         curve.set_ylim(-0.05, state["max_entropy"] * 1.15 + 0.05)
         curve.set_title(f"entropy H = {state['entropy']:.3f} nats", fontsize=10)
         curve.spines[["top", "right"]].set_visible(False)
-        return figure
+        return self._live
+
+    def _moving_artists(self) -> list:
+        _, _, bar_axes, point, curve = self._moving
+        return [*moving_artists(bar_axes), point, curve.title]
 
     def refresh(self) -> dict:
         self.state = temperature_state(self.logits, self.temperature.value)
@@ -617,7 +660,7 @@ class TemperatureExplorer(CourseWidget):
         )
         self.out.outputs = (
             text_record(format_temperature_state(self.state, self.tokens)),
-            figure_record(self._figure(), description),
+            figure_record(self._figure(), description, self._moving_artists()),
         )
         return self.state
 

@@ -19,10 +19,19 @@ import ipywidgets as widgets
 import numpy as np
 
 from utils._validation import as_float_array
-from utils.plots import COLORS, OKABE_ITO, draw_distribution, new_figure
+from utils.plots import (
+    COLORS,
+    OKABE_ITO,
+    draw_distribution,
+    moving_artists,
+    new_figure,
+    subplots_of,
+    update_distribution,
+)
 from utils.probability import log_softmax, softmax
 from utils.widgets._display import (
     CourseWidget,
+    LiveFigure,
     check_tokens,
     check_vector,
     figure_record,
@@ -260,6 +269,8 @@ class GradientExplorer(CourseWidget):
         self.reset_button.on_click(self._on_reset)
         self.target.observe(self._on_reset, names="value")
         self.learning_rate.observe(self._on_reset, names="value")
+        self._live = LiveFigure(new_figure(12.0, 3.3))
+        self._moving = None  # the artists a step moves, once drawn for the current target
         self.refresh()
 
     def _on_step(self, _button=None):
@@ -278,14 +289,39 @@ class GradientExplorer(CourseWidget):
             for index, token in enumerate(self.tokens)
         ]
         positions = np.arange(len(self.tokens))
-        figure = new_figure(12.0, 3.3)
-        bars, gradient, curve = figure.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
+        values, losses = state["gradient"], state["losses"]
+        bars_title = f"p = softmax(z) at step {state['step']}; dashed: y (one-hot)"
+        gradient_title = (
+            f"gradient p - y (sums to {_no_negative_zero(round(float(values.sum()), 4)):.4f})"
+        )
+        curve_title = f"loss {state['loss']:.4f} at step {state['step']}"
+        moving = self._moving
+        if moving is not None and moving["target"] == target:
+            # Same target: move the artists instead of drawing the figure again.
+            update_distribution(moving["bars"], labels, state["probs"], title=bars_title)
+            for bar, text, value in zip(moving["gradient"], moving["texts"], values, strict=True):
+                bar.set_height(value)
+                bar.set_facecolor(RAISED_COLOR if value < 0 else LOWERED_COLOR)
+                text.set_y(value + (0.03 if value >= 0 else -0.03))
+                text.set_va("bottom" if value >= 0 else "top")
+                text.set_text(f"{value:+.3f}")
+            moving["gradient_axes"].set_title(gradient_title, fontsize=10)
+            moving["losses"].set_data(np.arange(len(losses)), losses)
+            moving["point"].set_data([state["step"]], [state["loss"]])
+            limits = (-0.3, max(5, state["step"]) + 0.3)
+            if tuple(moving["curve"].get_xlim()) != limits:  # new ticks: a new background
+                moving["curve"].set_xlim(*limits)
+                self._live.forget_background()
+            moving["curve"].set_ylim(0, max(float(losses[0]), 0.1) * 1.1)
+            moving["curve"].set_title(curve_title, fontsize=10)
+            return self._live
+        bars, gradient, curve = subplots_of(self._live.figure, 3, width_ratios=[1.2, 1.2, 1])
         draw_distribution(
             bars,
             labels,
             state["probs"],
         )
-        bars.set_title(f"p = softmax(z) at step {state['step']}; dashed: y (one-hot)", fontsize=10)
+        bars.set_title(bars_title, fontsize=10)
         bars.bar(
             positions,
             state["one_hot"],
@@ -295,13 +331,13 @@ class GradientExplorer(CourseWidget):
             linewidth=1.5,
         )
 
-        values = state["gradient"]
         colors = [RAISED_COLOR if value < 0 else LOWERED_COLOR for value in values]
         drawn = gradient.bar(positions, values, color=colors, edgecolor="#333333", linewidth=0.6)
         drawn[target].set_hatch("//")  # the colour is not the only cue
         gradient.axhline(0, color=OKABE_ITO["black"], linewidth=0.8)
+        texts = []
         for position, value in zip(positions, values, strict=True):
-            gradient.text(
+            text = gradient.text(
                 position,
                 value + (0.03 if value >= 0 else -0.03),
                 f"{value:+.3f}",
@@ -309,13 +345,11 @@ class GradientExplorer(CourseWidget):
                 va="bottom" if value >= 0 else "top",
                 fontsize=8,
             )
+            texts.append(text)
         gradient.set_xticks(positions, labels)
         gradient.set_ylim(-1.15, 1.15)
         gradient.set_ylabel("p - y")
-        gradient.set_title(
-            f"gradient p - y (sums to {_no_negative_zero(round(float(values.sum()), 4)):.4f})",
-            fontsize=10,
-        )
+        gradient.set_title(gradient_title, fontsize=10)
         gradient.text(
             0.02,
             0.03,
@@ -326,10 +360,9 @@ class GradientExplorer(CourseWidget):
         )
         gradient.spines[["top", "right"]].set_visible(False)
 
-        losses = state["losses"]
         steps = np.arange(len(losses))
-        curve.plot(steps, losses, "o-", color=COLORS["probability"], markersize=4)
-        curve.plot(
+        (loss_line,) = curve.plot(steps, losses, "o-", color=COLORS["probability"], markersize=4)
+        (point,) = curve.plot(
             [state["step"]],
             [state["loss"]],
             "o",
@@ -341,9 +374,29 @@ class GradientExplorer(CourseWidget):
         curve.set_ylim(0, max(float(losses[0]), 0.1) * 1.1)
         curve.set_xlabel("step")
         curve.set_ylabel("loss -log p(target)")
-        curve.set_title(f"loss {state['loss']:.4f} at step {state['step']}", fontsize=10)
+        curve.set_title(curve_title, fontsize=10)
         curve.spines[["top", "right"]].set_visible(False)
-        return figure
+        self._moving = {
+            "target": target,
+            "bars": bars,
+            "gradient": drawn,
+            "texts": texts,
+            "gradient_axes": gradient,
+            "losses": loss_line,
+            "point": point,
+            "curve": curve,
+        }
+        return self._live
+
+    def _moving_artists(self) -> list:
+        moving = self._moving
+        return [
+            *moving_artists(moving["bars"]),
+            *moving_artists(moving["gradient_axes"]),
+            moving["losses"],
+            moving["point"],
+            moving["curve"].title,
+        ]
 
     def refresh(self) -> dict:
         self.state = gradient_step_state(
@@ -356,7 +409,7 @@ class GradientExplorer(CourseWidget):
         )
         self.out.outputs = (
             text_record(format_gradient_state(state, self.tokens)),
-            figure_record(self._figure(), description),
+            figure_record(self._figure(), description, self._moving_artists()),
         )
         return state
 
