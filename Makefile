@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 SUBMISSIONS ?= submissions
 OUT ?= grading-output
 
-.PHONY: help install lab test lint format student solutions bench grade lock clean
+.PHONY: help install lab test lint format student solutions bench grade lock clean FORCE
 
 help:
 	@echo "make lab      set up .venv (first time) and open JupyterLab on the course"
@@ -30,26 +30,41 @@ help:
 
 install: $(STAMP)
 
+# The folder the venv was set up for. The course kernel's kernel.json, the
+# editable install of `utils` and the shebangs of the bin/ scripts all hold that
+# absolute path; when the repository is moved or copied, the next `make`
+# notices the new folder and rewrites the first two (the commands below run
+# `python -m ...`, never a bin/ script, so the stale shebangs do not matter).
+LOCATION := $(VENV)/.location
+ifneq ($(wildcard $(STAMP)),)
+ifneq ($(shell cat $(LOCATION) 2>/dev/null),$(CURDIR))
+$(STAMP): FORCE
+endif
+endif
+
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -c $(CONSTRAINTS) -e ".[test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
 	  --display-name "Python 3 (next-token course)" >/dev/null
+	@echo "$(CURDIR)" > $(LOCATION).new && mv $(LOCATION).new $(LOCATION)
 	@touch $@
 
+FORCE:
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	$(BIN)/python -m jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 	  --ServerApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
 	  $(ROOT_FLAG) $(LAB_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format .
+	$(BIN)/python -m ruff check --fix .
+	$(BIN)/python -m ruff format .
 
 # Strict nbval on solutions/ (stored outputs are the reference; the kernel is
 # the one named in each notebook, this venv's); tests/ runs the student
