@@ -1,11 +1,53 @@
-"""`python -m bench` (or `make bench`): every benchmark of the course, in one run."""
+"""`python -m bench` (or `make bench`): every benchmark of the course, in one run.
 
-from bench import bench_decoding, bench_grading, bench_probability
+utils.probability runs three times: in this process, which has the learner's
+environment (OpenBLAS's default threads, NumPy's full SIMD dispatch); again
+with OPENBLAS_NUM_THREADS=1; and again with NumPy limited to AVX2 and
+OpenBLAS on its Haswell kernels (on a CPU with AVX-512), so one machine shows
+the figures of both kinds of CPU. Each run prints its CPU and SIMD level and
+its own verdict; the last lines sum up every verdict.
+"""
+
+import os
+import subprocess
+import sys
+
+from bench import bench_decoding, bench_explorers, bench_grading, bench_probability, cpu
+
+
+def _probability_in(label: str, env: dict) -> bool:
+    print(f"\n== utils.probability, {label} ==", flush=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.bench_probability"], env={**os.environ, **env}, check=False
+    )
+    return run.returncode == 0
+
+
+def main() -> int:
+    verdicts = {}
+    print("== utils.probability, the learner's environment (default threads) ==", flush=True)
+    verdicts["probability, default threads"] = bench_probability.main()
+    verdicts["probability, OPENBLAS_NUM_THREADS=1"] = _probability_in(
+        "OPENBLAS_NUM_THREADS=1", {"OPENBLAS_NUM_THREADS": "1"}
+    )
+    avx2 = cpu.simd_limit_env("avx2")
+    if avx2 is None:
+        print("\n(no AVX-512 on this CPU: the runs above already are the AVX2 figures)")
+    else:
+        label = " ".join(f"{key}={value}" for key, value in avx2.items())
+        limited = _probability_in(f"limited to AVX2: {label}", avx2)
+        verdicts["probability, limited to AVX2"] = limited
+    print("\n== explorers: one slider move ==", flush=True)
+    verdicts["explorers"] = bench_explorers.main()
+    print("\n== utils.sampling ==", flush=True)
+    bench_decoding.main()
+    print("\n== utils.grading vs nbgrader autograde ==", flush=True)
+    bench_grading.main()
+    print("\n== summary ==")
+    for name, met in verdicts.items():
+        print(f"{name}: {'targets met' if met else 'TARGETS MISSED'}")
+    return 0
+
 
 if __name__ == "__main__":
-    print("== utils.probability ==")
-    bench_probability.main()
-    print("\n== utils.sampling / utils.sequences ==")
-    bench_decoding.main()
-    print("\n== utils.grading vs nbgrader autograde ==")
-    bench_grading.main()
+    raise SystemExit(main())

@@ -1,10 +1,9 @@
-"""Benchmark utils.sampling and utils.sequences against the straightforward NumPy ways.
+"""Benchmark utils.sampling against the straightforward NumPy ways.
 
 The baselines are what a careful reader of Hugging Face's code would write
 in NumPy: top-k and top-p by sorting each whole row (top-p exactly as
 `TopPLogitsWarper` does it: ascending sort, softmax, cumulative sum, scatter
-back), sampling with `rng.choice(p=...)` row by row, and sequence scores
-from a full `scipy.special.log_softmax` plus a gather. Every pair is timed
+back), and sampling with `rng.choice(p=...)` row by row. Every pair is timed
 in the same run, interleaved (`bench.common.median_seconds`), so the ratios
 hold even on a busy machine; each result is also checked against its
 baseline.
@@ -18,12 +17,11 @@ import numpy as np
 import scipy.special
 
 import utils
-from bench.common import format_bytes, median_seconds, peak_extra_bytes, print_table
+from bench.common import median_seconds, print_table
 
-BATCH, VOCAB, TIME = 32, 50257, 128
+BATCH, VOCAB = 32, 50257
 TOP_K, TOP_P = 50, 0.9
 TARGETS = {"top_k_filter": 3.0, "top_p_filter": 3.0, "sample_next_token": 5.0}
-SEQUENCE_TARGET, SEQUENCE_MEMORY_LIMIT = 2.0, 0.02
 
 
 def sort_top_k(logits, k):
@@ -58,12 +56,6 @@ def choice_per_row(logits, rng):
 
 def sort_filter_and_choose(logits, rng):
     return choice_per_row(sort_top_p(sort_top_k(logits, TOP_K), TOP_P), rng)
-
-
-def log_softmax_sequence_log_prob(logits, token_ids, mask):
-    log_probs = scipy.special.log_softmax(logits, axis=-1)
-    picked = np.take_along_axis(log_probs, token_ids[..., None], axis=-1)[..., 0]
-    return np.where(mask, picked, 0).sum(axis=-1, dtype=np.float64)
 
 
 def _row(name, ours, baseline, extra=""):
@@ -139,53 +131,12 @@ def main() -> dict:
         _row(f"sample_next_token top_k={TOP_K} top_p={TOP_P}", t_ours, t_sort, "vs sort + choice")
     )
 
-    del logits, flat
-    sequence_logits = rng.standard_normal((BATCH, TIME, VOCAB), dtype=np.float32)
-    sequence_logits *= 4.5
-    token_ids = rng.integers(0, VOCAB, size=(BATCH, TIME))
-    lengths = rng.integers(TIME // 2, TIME + 1, size=BATCH)
-    mask = np.arange(TIME) < lengths[:, None]
-    ours = utils.sequence_log_prob(sequence_logits, token_ids, mask=mask)
-    reference = log_softmax_sequence_log_prob(sequence_logits, token_ids, mask)
-    np.testing.assert_allclose(ours, reference, rtol=1e-5)
-    t_ours, t_scipy = median_seconds(
-        partial(utils.sequence_log_prob, sequence_logits, token_ids, mask=mask),
-        partial(log_softmax_sequence_log_prob, sequence_logits, token_ids, mask),
-        blocks=3,
-        calls=3,
-    )
-    memory_ours = peak_extra_bytes(
-        partial(utils.sequence_log_prob, sequence_logits, token_ids, mask=mask)
-    )
-    memory_scipy = peak_extra_bytes(
-        partial(log_softmax_sequence_log_prob, sequence_logits, token_ids, mask)
-    )
-    size = sequence_logits.nbytes
-    ratios["sequence_log_prob"] = t_scipy / t_ours
-    ratios["sequence_log_prob_memory"] = memory_ours / size
-    rows.append(
-        _row(
-            "sequence_log_prob",
-            t_ours,
-            t_scipy,
-            f"vs scipy log_softmax + gather; peak extra memory {format_bytes(memory_ours)} "
-            f"({memory_ours / size:.2%} of the logits) vs {format_bytes(memory_scipy)} "
-            f"({memory_scipy / size:.0%})",
-        )
-    )
-
     print(
-        f"float32 logits from N(0, 4.5²): ({BATCH}, {VOCAB}) for the filters and sampling;\n"
-        f"({BATCH}, {TIME}, {VOCAB}) ({format_bytes(size)}) for sequence_log_prob, "
-        f"{TIME // 2}-{TIME} real tokens per sequence (the rest masked as padding).\n"
-        "Median ms; speed-up = baseline / utils. Targets: filters 3x, sampling 5x, "
-        "sequence_log_prob 2x with < 2% extra memory."
+        f"float32 logits from N(0, 4.5²), ({BATCH}, {VOCAB}). Median ms; speed-up = baseline / "
+        "utils. Targets: filters 3x, sampling 5x (sequence_log_prob: see utils.probability)."
     )
     print_table(["function", "utils ms", "baseline ms", "speed-up", "baseline / notes"], rows)
-    targets = {**TARGETS, "sequence_log_prob": SEQUENCE_TARGET}
-    missed = [name for name, target in targets.items() if ratios[name] < target]
-    if ratios["sequence_log_prob_memory"] >= SEQUENCE_MEMORY_LIMIT:
-        missed.append("sequence_log_prob memory")
+    missed = [name for name, target in TARGETS.items() if ratios[name] < target]
     print("targets met" if not missed else f"TARGETS MISSED: {', '.join(missed)}")
     return ratios
 
