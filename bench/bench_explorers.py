@@ -68,6 +68,25 @@ def main() -> bool:
                 f"{statistics.median(wall) * 1e3:.1f}",
             ]
         )
+    stepper = utils.widgets.beam_search_stepper(lm.load(), prefix="the cat", beam_width=2)
+    cpu, wall = [], []
+    for _ in range(MOVES // 3):
+        stepper.reset_button.click()
+        for _ in range(3):  # steps 1, 2, 3: a new, larger beam tree each time
+            cpu_start, wall_start = time.thread_time(), time.perf_counter()
+            stepper.next_button.click()
+            cpu.append(time.thread_time() - cpu_start)
+            wall.append(time.perf_counter() - wall_start)
+    button = statistics.median(cpu) * 1e3
+    rows.append(
+        [
+            "beam_search_stepper (button)",
+            "Next step",
+            f"{button:.1f}",
+            f"{max(cpu) * 1e3:.1f}",
+            f"{statistics.median(wall) * 1e3:.1f}",
+        ]
+    )
     print(
         f"Kernel time of one slider move (callback: state + PNG), in-process with the widget\n"
         f"objects, {MOVES - 1} moves each; target: median CPU time < {TARGET_MS:.0f} ms"
@@ -76,8 +95,10 @@ def main() -> bool:
     worst = max(medians, key=medians.get)
     met = medians[worst] < TARGET_MS
     print(
-        f"worst median CPU time: {medians[worst]:.1f} ms ({worst}); "
+        f"worst median CPU time of a slider move: {medians[worst]:.1f} ms ({worst}); "
         + ("target met" if met else "TARGET MISSED")
+        + f"\n(the beam search stepper's sliders restart it; its Next step button computes"
+        f" one more step and draws a new tree: {button:.1f} ms)"
     )
     return met
 

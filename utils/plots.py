@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.spines import Spine
@@ -90,7 +91,12 @@ def figure_png(figure: Figure, *, dpi: int = _DPI) -> bytes:
     if not isinstance(figure, Figure):
         raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}.")
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    if dpi == figure.dpi:
+        # One draw, which runs the layout itself; savefig draws twice when a layout
+        # engine is set (the course's figures have one), for the same picture.
+        FigureCanvasAgg(figure).print_png(buffer)
+    else:
+        figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
@@ -489,7 +495,11 @@ def plot_beam_tree(
     steps = list(steps)
     greedy = tuple(int(t) for t in greedy_token_ids) if greedy_token_ids is not None else ()
     rows = max([len(step.candidates) for step in steps], default=1)
-    figure = new_figure(max(6.0, 1.0 + 2.3 * (len(steps) + 1)), max(3.3, 0.5 * rows + 1.0))
+    width, height = max(6.0, 1.0 + 2.3 * (len(steps) + 1)), max(3.3, 0.5 * rows + 1.0)
+    # A fixed layout (the axes have no ticks to make room for): constrained layout
+    # spent half of each redraw of the beam search stepper measuring the node boxes.
+    figure = CourseFigure(figsize=(width, height), dpi=_DPI)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=1 - 0.35 / height)
     ax = figure.subplots()
     ax.set_axis_off()
     position = {(): (0.0, 0.0)}  # token-id tuple -> (x, y)
