@@ -101,25 +101,24 @@ class LiveFigure:
 
     def __init__(self, figure):
         self.figure = figure
-        self._canvas = None
+        self._canvas: FigureCanvasAgg | None = None
         self._moving: list = []
         self._background = None
 
     def png(self, moving=None) -> bytes:
-        if self._canvas is None:  # the first draw: lay the figure out, then keep it so
-            data = figure_png(self.figure)
-            self.figure.set_layout_engine("none")
-            self._canvas = FigureCanvasAgg(self.figure)
-            if not moving:
-                return data
         moving = list(moving or [])
-        if moving != self._moving or self._background is None:
+        first = self._canvas is None
+        if first:
+            self._canvas = FigureCanvasAgg(self.figure)
+        if first or moving != self._moving or self._background is None:
             for artist in self._moving:
                 artist.set_animated(False)
             for artist in moving:
                 artist.set_animated(True)  # left out of full draws: the background
             self._moving = moving
-            self._canvas.draw()
+            self._canvas.draw()  # the first time, this runs the constrained layout too
+            if first:
+                self.figure.set_layout_engine("none")  # keep the axes where they are now
             self._background = self._canvas.copy_from_bbox(self.figure.bbox) if moving else None
         else:
             self._canvas.restore_region(self._background)
