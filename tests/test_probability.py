@@ -136,10 +136,97 @@ def test_any_axis_and_batch_shape(axis):
     )
 
 
+# --- memory layouts: the same values, strided, reversed, a column, transposed ---------------
+LAYOUTS = ["c", "fortran", "reversed", "strided", "column", "transposed"]
+
+
+def in_layout(scores: np.ndarray, layout: str, along: int = 0) -> np.ndarray:
+    """A view with the values and shape of `scores` but another memory layout.
+
+    `along` picks the axis that "reversed" and "strided" act on.
+    """
+    if layout == "c":
+        return scores
+    if layout == "fortran":
+        return np.asfortranarray(scores)
+    if layout == "reversed":  # negative stride along `along`
+        return np.flip(np.flip(scores, axis=along).copy(), axis=along)
+    if layout == "strided":  # every other entry along `along` of a larger buffer
+        shape = list(scores.shape)
+        shape[along] *= 2
+        buffer = np.zeros(shape, scores.dtype)
+        view = buffer[(slice(None),) * along + (slice(None, None, 2),)]
+        view[...] = scores
+        return view
+    if layout == "column":  # a column of a matrix (for a vector), stride 3 on every axis
+        buffer = np.zeros((*scores.shape, 3), scores.dtype)
+        buffer[..., 1] = scores
+        return buffer[..., 1]
+    if layout == "transposed":  # stored with the axes reversed, seen in the original order
+        return np.ascontiguousarray(scores.T).T
+    raise AssertionError(layout)
+
+
+def test_layouts_are_what_they_claim():
+    scores = np.arange(24.0).reshape(2, 3, 4)
+    for layout in LAYOUTS:
+        view = in_layout(scores, layout, along=1)
+        np.testing.assert_array_equal(view, scores)
+        assert view.flags.c_contiguous == (layout == "c"), layout
+    assert in_layout(np.arange(5.0), "reversed").strides[0] < 0
+    assert not in_layout(np.arange(5.0), "column").flags.c_contiguous
+
+
 def test_non_contiguous_input():
     scores = np.random.default_rng(1).normal(size=(6, 8))[::2, ::3]
     np.testing.assert_allclose(softmax(scores), scipy.special.softmax(scores, axis=-1))
     np.testing.assert_allclose(logsumexp(scores.T, axis=0), scipy.special.logsumexp(scores, axis=1))
+
+
+LAYOUT_SHAPES = [(5,), (1,), (3, 4), (4, 1), (2, 3, 5), (2, 40000)]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_every_layout_rank_and_axis_agrees_with_scipy(layout, dtype):
+    """Non-contiguous input of every rank (a column, reversed, strided, transposed), any axis."""
+    rng = np.random.default_rng(7)
+    for shape in LAYOUT_SHAPES:
+        contiguous = (rng.normal(size=shape) * 5).astype(dtype)
+        for along, axis in itertools.product(range(len(shape)), [*range(len(shape)), -1, None]):
+            scores = in_layout(contiguous, layout, along)
+            before = scores.copy()
+            n = _row_length(scores, axis)
+            reference = contiguous.astype(np.float64)
+            where = f"{layout} {shape} {np.dtype(dtype)} axis={axis}"
+            np.testing.assert_allclose(
+                softmax(scores, axis=axis),
+                scipy.special.softmax(reference, axis=axis),
+                **probability_tolerance(dtype, n),
+                err_msg=where,
+            )
+            np.testing.assert_allclose(
+                log_softmax(scores, axis=axis),
+                scipy.special.log_softmax(reference, axis=axis),
+                **log_tolerance(dtype, n),
+                err_msg=where,
+            )
+            np.testing.assert_allclose(
+                logsumexp(scores, axis=axis),
+                scipy.special.logsumexp(reference, axis=axis),
+                **log_tolerance(dtype, n),
+                err_msg=where,
+            )
+            np.testing.assert_array_equal(scores, before, err_msg=where)
+
+
+def test_a_matrix_column_and_a_reversed_vector():
+    """The red team's reproduction: 1-D views that are not contiguous."""
+    matrix = np.arange(12.0).reshape(3, 4)
+    for vector in (matrix[:, 0], np.arange(5.0)[::-1], np.arange(9.0)[::2]):
+        np.testing.assert_allclose(logsumexp(vector), scipy.special.logsumexp(vector))
+        np.testing.assert_allclose(log_softmax(vector), scipy.special.log_softmax(vector))
+        np.testing.assert_allclose(softmax(vector), scipy.special.softmax(vector))
 
 
 @pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
@@ -172,7 +259,9 @@ def logits_arrays(draw, *, allow_negative_infinity=True):
         else:
             np.put_along_axis(keep, np.argmax(scores, axis=axis, keepdims=True), True, axis=axis)
         scores = np.where(holes & ~keep, dtype(-np.inf), scores)
-    return scores, axis
+    layout = draw(st.sampled_from(LAYOUTS))
+    along = draw(st.integers(0, len(shape) - 1))
+    return in_layout(scores, layout, along), axis
 
 
 def _row_length(scores, axis) -> int:
