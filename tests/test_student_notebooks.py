@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -27,7 +26,6 @@ from tools.make_student import FORCE_ADVICE, main, write_atomically
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KERNEL_NAME = "next-token-course"
-SECONDS_PER_NOTEBOOK = 10
 
 
 # --- (a) notebooks/ is generated ------------------------------------------
@@ -67,11 +65,10 @@ def test_student_notebook_runs_to_the_end(path: Path, tmp_path: Path):
         timeout=120,
         resources={"metadata": {"path": str(tmp_path)}},
     )
+    # How long each notebook takes is measured by `make bench` (no timings in tests).
     with client.setup_kernel():
-        started = time.perf_counter()
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
-        seconds = time.perf_counter() - started
 
     raising = []
     for index, cell in enumerate(notebook.cells):
@@ -90,7 +87,6 @@ def test_student_notebook_runs_to_the_end(path: Path, tmp_path: Path):
         if _is_check_cell(cell):
             text = _text_output(cell)
             assert text.startswith("[not attempted]"), f"{path.name} cell {index}: {text!r}"
-    assert seconds < SECONDS_PER_NOTEBOOK, f"{path.name} took {seconds:.1f} s"
 
 
 # --- (c) the generator on a small course in a temporary folder ------------
