@@ -19,6 +19,7 @@ import pytest
 from utils import check
 from utils.checks import CaseOutcome, CheckResult, evaluate, run_case
 from utils.exercises import Case, Exercise, collect
+from utils.exercises import get as exercises_get
 from utils.probability import log_softmax, logsumexp, naive_softmax, softmax
 
 MATRIX = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 9.0], [0.5, 0.0, -1.0]])
@@ -397,13 +398,78 @@ def test_html_badge_says_the_status_in_words(answer, label):
     assert "<code>99.softmax</code>" in page
 
 
-def test_html_escapes_the_message_and_shows_the_hint():
-    spec = Exercise(**{**SOFTMAX.__dict__, "hint": "use <max>"})
+def _with_hints(spec: Exercise, hints: tuple[str, ...]) -> Exercise:
+    fields = {**spec.__dict__, "hints": hints, "hint": ""}
+    return Exercise(**fields)
+
+
+def test_html_escapes_the_message_and_shows_the_first_hint():
+    spec = _with_hints(SOFTMAX, ("use <max>", "then the second tier"))
     page = run(spec, lambda logits: "<script>")._repr_html_()
     assert "<script>" not in page
     assert "use &lt;max&gt;" in page
-    assert "<summary>Hint</summary>" in page
+    assert "Hint 1/2" in page
+    assert "utils.hint(&quot;99.softmax&quot;)" in page
+    assert "second tier" not in page
     assert "Hint" not in run(spec, softmax)._repr_html_()
+
+
+def test_text_shows_only_the_first_hint_and_how_to_get_the_next():
+    spec = _with_hints(SOFTMAX, ("the idea", "the approach"))
+    failed = run(spec, lambda logits: np.ones(np.shape(logits)))
+    assert failed.hint == "the idea"
+    assert failed.text.splitlines()[1] == 'Hint 1/2: the idea (next hint: utils.hint("99.softmax"))'
+    assert "the approach" not in failed.text
+    assert "Hint" not in run(spec, softmax).text
+    assert "Hint" not in run(spec, unfinished).text  # not attempted: nothing tried yet
+    single = run(_with_hints(SOFTMAX, ("only one",)), lambda logits: np.ones(np.shape(logits)))
+    assert single.text.splitlines()[1] == "Hint 1/1: only one"
+
+
+def test_hint_gives_the_next_tier_after_a_failed_check(monkeypatch):
+    from utils import checks
+
+    monkeypatch.setattr(checks, "_HINTS_SHOWN", {})
+    registry = {"00.scores_above": exercises_get("00.scores_above")}
+    spec = registry["00.scores_above"]
+    assert len(spec.hints) >= 2
+    assert checks.hint(spec.id) == spec.hints[0]  # no check yet: the first tier
+    monkeypatch.setattr(checks, "_HINTS_SHOWN", {})
+    result = check(spec.id, lambda scores, threshold: np.array([0]))
+    assert result.status == "failed"
+    assert result.hint == spec.hints[0]
+    second = checks.hint(spec.id)
+    assert second == spec.hints[1]
+    assert second.tier == 2
+    assert repr(second).startswith(f"Hint 2/{len(spec.hints)} for 00.scores_above")
+    last = [checks.hint(spec.id) for _ in range(4)][-1]
+    assert last == spec.hints[-1]
+    assert "last one" in repr(last)
+    assert last._repr_html_().startswith('<div role="note">')
+    import utils
+
+    assert utils.hint is checks.hint
+
+
+def test_hint_of_an_unknown_exercise_names_the_lesson_ids():
+    from utils import checks
+
+    with pytest.raises(KeyError, match=r"00\.mean_score"):
+        checks.hint("00.nope")
+
+
+@pytest.mark.parametrize(
+    ("hints", "error"),
+    [
+        ("one string", TypeError),
+        (("a", "b", "c", "d"), ValueError),
+        (("fine", ""), TypeError),
+        (("fine", 3), TypeError),
+    ],
+)
+def test_hints_are_validated(hints, error):
+    with pytest.raises(error):
+        _with_hints(SOFTMAX, hints)
 
 
 # --- Plain-data outcomes ------------------------------------------------------

@@ -44,8 +44,10 @@ __all__ = [
     "CaseOutcome",
     "CaseReport",
     "CheckResult",
+    "Hint",
     "check",
     "evaluate",
+    "hint",
     "run_case",
 ]
 
@@ -343,10 +345,27 @@ class CheckResult:
     max_points: float
     hint: str = ""
     cases: tuple[CaseReport, ...] = field(default_factory=tuple)
+    hint_tiers: int = 1
+
+    @property
+    def shows_hint(self) -> bool:
+        """A hint is shown after a failure or an error, never before a first try."""
+        return bool(self.hint) and self.status in ("failed", "error")
+
+    @property
+    def hint_line(self) -> str:
+        """'Hint 1/3: ... (next: utils.hint("02.logsumexp"))', or '' when none is shown."""
+        if not self.shows_hint:
+            return ""
+        line = f"Hint 1/{self.hint_tiers}: {self.hint}"
+        if self.hint_tiers > 1:
+            line += f' (next hint: utils.hint("{self.exercise_id}"))'
+        return line
 
     @property
     def text(self) -> str:
-        return f"[{self.status.replace('_', ' ')}] {self.exercise_id} — {self.message}"
+        first = f"[{self.status.replace('_', ' ')}] {self.exercise_id} — {self.message}"
+        return f"{first}\n{self.hint_line}" if self.shows_hint else first
 
     def __repr__(self) -> str:
         return self.text
@@ -357,10 +376,14 @@ class CheckResult:
         colour, symbol = _BADGES[self.status]
         label = self.status.replace("_", " ")
         hint = ""
-        if self.hint and self.status != "passed":
+        if self.shows_hint:
+            more = ""
+            if self.hint_tiers > 1:
+                call = f'utils.hint("{self.exercise_id}")'
+                more = f" <small>(next hint: <code>{html.escape(call)}</code>)</small>"
             hint = (
-                '<details style="margin-top:0.25em"><summary>Hint</summary>'
-                f"{html.escape(self.hint)}</details>"
+                f'<div style="margin-top:0.25em"><b>Hint 1/{self.hint_tiers}:</b> '
+                f"{html.escape(self.hint)}{more}</div>"
             )
         return (
             f'<div role="status" aria-label="check {label}" '
@@ -425,6 +448,7 @@ def evaluate(
             float(exercise.points),
             exercise.hint,
             reports,
+            len(exercise.hints),
         )
     reports = []
     for index, (case, outcome) in enumerate(zip(cases, outcomes, strict=True)):
@@ -456,6 +480,7 @@ def evaluate(
         float(exercise.points),
         exercise.hint,
         tuple(reports),
+        len(exercise.hints),
     )
 
 
@@ -908,6 +933,58 @@ def check(exercise_id: str, answer=_MISSING) -> CheckResult:
         outcome = run_case(answer, exercise, case)
         outcomes.append(outcome)
     result = evaluate(exercise, cases, outcomes)
+    if result.shows_hint:
+        _HINTS_SHOWN[exercise.id] = max(_HINTS_SHOWN.get(exercise.id, 0), 1)
     if os.environ.get("NBGRADER_EXECUTION") and result.status != "passed":
         raise AssertionError(result.text)
     return result
+
+
+# How many hint tiers each exercise has shown in this kernel (check shows the first).
+_HINTS_SHOWN: dict[str, int] = {}
+
+
+class Hint(str):
+    """One hint tier: a str that shows as 'Hint 2/3 for 02.logsumexp: ...'."""
+
+    exercise_id: str
+    tier: int
+    tiers: int
+
+    def __new__(cls, text: str, exercise_id: str, tier: int, tiers: int):
+        self = super().__new__(cls, text)
+        self.exercise_id, self.tier, self.tiers = exercise_id, tier, tiers
+        return self
+
+    @property
+    def heading(self) -> str:
+        last = " (the last one: the code line is yours to write)" if self.tier == self.tiers else ""
+        return f"Hint {self.tier}/{self.tiers} for {self.exercise_id}{last}"
+
+    def __repr__(self) -> str:
+        return f"{self.heading}: {str.__str__(self)}"
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<div role="note"><b>{html.escape(self.heading)}:</b> '
+            f"{html.escape(str.__str__(self))}</div>"
+        )
+
+
+def hint(exercise_id: str) -> Hint:
+    """The next hint tier of an exercise: each call gives the next, then repeats the last.
+
+    `check` shows the first tier after a failure, so the first call after a
+    failed check gives the second. The count lives in this kernel only.
+
+    >>> hint("00.scores_above").tier in (1, 2)
+    True
+    """
+    from utils import exercises
+
+    exercise = exercises.get(exercise_id)
+    shown = _HINTS_SHOWN.get(exercise.id, 0)
+    tiers = len(exercise.hints)
+    tier = min(shown + 1, tiers)
+    _HINTS_SHOWN[exercise.id] = tier
+    return Hint(exercise.hints[tier - 1], exercise.id, tier, tiers)

@@ -8,6 +8,7 @@ instructor's grader, so "passed" means the same thing in both places.
 ...     id="00.double", title="Double the scores", points=1, answer_name="double",
 ...     kind="function", reference=lambda x: 2 * np.asarray(x, dtype=float),
 ...     visible_cases=(Case(args=([1.0, 2.0],), label="two scores"),),
+...     hints=("Each score is multiplied by the same number.",),
 ... )
 >>> spec.lesson, spec.grade_id, spec.check_grade_id
 ('00', '00_double', '00_double_check')
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KINDS", "Case", "Exercise"]
+__all__ = ["KINDS", "MAX_HINTS", "Case", "Exercise"]
 
 KINDS = ("function", "value")
+MAX_HINTS = 3
 _ID_PATTERN = re.compile(r"^(\d{2})\.([a-z][a-z0-9]*(?:_[a-z0-9]+)*)$")
 
 
@@ -65,6 +67,12 @@ class Exercise:
     exercise-specific explanation of a wrong answer (or None). With
     `check_dtype=True` a float result must also keep the reference's dtype
     (e.g. float32 in, float32 out).
+
+    `hints` are one to three tiers, from the idea ("only differences of
+    scores matter") to the approach ("subtract each row's maximum before
+    exponentiating"), never the code line. `check` shows the first after a
+    failure, `utils.hint(id)` the next one; the grader's feedback shows only
+    the first (`hint`).
     """
 
     id: str
@@ -78,6 +86,9 @@ class Exercise:
     rtol: float = 1e-6
     atol: float = 1e-9
     diagnose: Callable | None = None
+    hints: tuple[str, ...] = ()
+    # Transitional: a single `hint=` is read as hints=(hint,); it goes once
+    # every lesson writes `hints`.
     hint: str = ""
     partial_credit: bool = True
     check_dtype: bool = False
@@ -123,6 +134,27 @@ class Exercise:
             raise TypeError(f"{self.id}: diagnose must be callable or None.")
         if not (self.rtol >= 0 and self.atol >= 0):
             raise ValueError(f"{self.id}: rtol and atol must be >= 0.")
+        self._set_hints()
+
+    def _set_hints(self) -> None:
+        hints = self.hints
+        if isinstance(hints, str):
+            raise TypeError(
+                f"{self.id}: hints must be a tuple of strings, got one str; write "
+                'hints=("the idea ...", "the approach ...").'
+            )
+        hints = tuple(hints)
+        if self.hint:
+            if hints:
+                raise ValueError(f"{self.id}: give hints=(...) or the old hint=..., not both.")
+            hints = (self.hint,)
+        if len(hints) > MAX_HINTS:
+            raise ValueError(f"{self.id}: at most {MAX_HINTS} hint tiers, got {len(hints)}.")
+        for tier in hints:
+            if not isinstance(tier, str) or not tier.strip():
+                raise TypeError(f"{self.id}: every hint must be a non-empty str, got {tier!r}.")
+        object.__setattr__(self, "hints", hints)
+        object.__setattr__(self, "hint", hints[0] if hints else "")
 
     @property
     def lesson(self) -> str:

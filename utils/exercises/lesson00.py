@@ -62,7 +62,13 @@ EXERCISES = [
         answer_name="mean_score",
         kind="value",
         reference=_mean_score,
-        hint="NumPy arrays have a .mean() method; np.mean(array) does the same.",
+        hints=(
+            "The mean is the total of the scores divided by how many there are; NumPy "
+            "computes it for a whole array in one call, without a loop.",
+            "Apply NumPy's mean to the `scores` array defined above (the function or the "
+            "array's method) and keep the result as it comes: the check compares far more "
+            "digits than anyone types by hand.",
+        ),
     ),
     Exercise(
         id="00.scores_above",
@@ -79,9 +85,12 @@ EXERCISES = [
         ),
         hidden_cases=_hidden_scores_above,
         diagnose=_diagnose_scores_above,
-        hint=(
-            "scores > threshold gives a True/False mask; you need the positions "
-            "(indices) where it is True."
+        hints=(
+            "Comparing an array with a number gives one True/False per score: which "
+            "tokens are strictly above the threshold.",
+            "You need the positions of the True entries, not the mask itself: NumPy has a "
+            "function that turns a mask into the indices where it is True, in increasing "
+            "order.",
         ),
         partial_credit=True,
     ),
@@ -107,6 +116,10 @@ DEMOS = [
             Case(args=(np.array([-3.0, -1.0, -2.0]),), label="all scores negative"),
             Case(args=(np.array([1.0, 3.0, 3.0]),), label="a tie: the first one wins"),
         ),
-        hint="np.argmax returns the position of the largest entry.",
+        hints=(
+            "The answer is a position in the array, not the highest score itself.",
+            "NumPy has a function that returns the position of the largest entry (the "
+            "first one on a tie).",
+        ),
     ),
 ]

@@ -124,7 +124,13 @@ SOFTMAX = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_softmax_diagnose,
-    hint="np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)",
+    hints=(
+        "Scores can be any real numbers, probabilities must be positive and add up to 1: "
+        "first make every score positive in a way that keeps their order, then normalize.",
+        "Exponentiate every score, then divide each one by the total of its own row: the "
+        "sum runs over the last axis and keeps that axis, so that the division lines up "
+        "with every entry (a 3-d batch too).",
+    ),
 )
 
 
@@ -193,7 +199,13 @@ CANDIDATE_PROBABILITY = Exercise(
     rtol=1e-6,
     atol=1e-9,
     diagnose=_candidate_diagnose,
-    hint="Keep only the candidates' scores, then apply the softmax to them.",
+    hints=(
+        "Tokens outside the candidate set get probability 0: the softmax's denominator "
+        "runs over the allowed tokens only.",
+        "Mark the candidates in the vocabulary (a True/False mask), take the softmax over "
+        "their scores only (utils.softmax accepts a mask), then read the entry of the "
+        "target word. Keep the number unrounded.",
+    ),
 )
 
 
@@ -277,7 +289,13 @@ ORDERED_SELECTION_PROBABILITY = Exercise(
     rtol=1e-7,
     atol=1e-12,
     diagnose=_ordered_diagnose,
-    hint="Keep a boolean mask of the items still available; after each pick, switch it off.",
+    hints=(
+        "Picking without replacement: each pick is a softmax over the items still "
+        "available, and the probability of the whole order is the product of the picks' "
+        "probabilities.",
+        "Keep track of which items remain (a boolean mask works); for each item of `order` "
+        "in turn, multiply in its probability among the remaining items, then remove it.",
+    ),
 )
 
 

@@ -236,9 +236,12 @@ STABLE_SOFTMAX = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_stable_softmax_diagnose,
-    hint=(
-        "Subtract each slice's maximum (np.max(logits, axis=axis, keepdims=True)) "
-        "before np.exp, then divide by the sum along the same axis."
+    hints=(
+        "Only differences between scores matter: subtracting the same number from every "
+        "score of a slice leaves its softmax unchanged.",
+        "Subtract each slice's own maximum along `axis` (keeping the axis, so it "
+        "broadcasts) before exponentiating: the largest exponential is then exp(0) = 1 and "
+        "cannot overflow. Then normalize along the same axis; keep the input's dtype.",
     ),
     check_dtype=True,
 )
@@ -298,9 +301,12 @@ LOGSUMEXP = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_logsumexp_diagnose,
-    hint=(
-        "m = np.max(logits, axis=axis, keepdims=True); then "
-        "m + log(sum(exp(logits - m))) along the axis, and drop the reduced axis."
+    hints=(
+        "Factor the largest exponential out of the sum: log(sum(exp(z))) equals "
+        "m + log(sum(exp(z - m))) for any number m.",
+        "Take m as each slice's maximum along `axis`, sum the shifted exponentials along "
+        "that axis, take the natural log, and add m back; the reduced axis is removed and "
+        "the input's dtype kept.",
     ),
     check_dtype=True,
 )
@@ -353,7 +359,12 @@ LOG_SOFTMAX = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_log_softmax_diagnose,
-    hint="z - logsumexp(z) along the axis, keeping the reduced axis so it broadcasts.",
+    hints=(
+        "log(exp(z_i) / sum(exp(z))) splits into z_i minus the log of the normalizer: no "
+        "probability, and so no log of 0, is ever needed.",
+        "From every score subtract its slice's log-sum-exp, computed stably with the "
+        "maximum shift and keeping the reduced axis so that it broadcasts.",
+    ),
     check_dtype=True,
 )
 

@@ -117,9 +117,11 @@ APPLY_TEMPERATURE = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_temperature_diagnose,
-    hint=(
-        "Divide the scores by the temperature, then apply a stable softmax over "
-        "the last axis (your stable_softmax from lesson 02, or utils.softmax)."
+    hints=(
+        "The temperature rescales the scores before the softmax: T < 1 spreads them apart "
+        "(sharper), T > 1 pulls them together (flatter).",
+        "Scale the scores by 1/T, then apply a softmax that survives large scores (your "
+        "stable_softmax from lesson 02, or utils.softmax) over the last axis.",
     ),
 )
 
@@ -206,9 +208,12 @@ ENTROPY = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_entropy_diagnose,
-    hint=(
-        "-sum(p * log p) over the last axis; where p == 0 the term is 0 "
-        "(np.where, or mask the zeros before taking the log)."
+    hints=(
+        "Entropy is the expected surprise: each token adds p times -log p, summed over the "
+        "tokens of one distribution (the last axis), with the natural log (nats).",
+        "A token with p = 0 adds nothing (0 log 0 counts as 0), but log(0) is -inf and "
+        "0 times -inf is nan: replace the zero probabilities by something whose log is 0 "
+        "before taking the log.",
     ),
 )
 
@@ -257,7 +262,13 @@ PREDICT_SHIFT = Exercise(
     rtol=0.0,
     atol=_GUESS_ATOL,
     diagnose=_predict_shift_diagnose,
-    hint="Which quantities does the softmax depend on? Differences between scores.",
+    hints=(
+        "Which quantities does the softmax depend on? Adding the same number to every "
+        "score changes no difference between two scores.",
+        "exp(z + 100) is exp(z) times exp(100): the same factor in every term of the "
+        "numerator and of the denominator, so it cancels. Work out P(cat) for the "
+        "original scores.",
+    ),
 )
 
 
@@ -299,7 +310,12 @@ PREDICT_TIE_LIMIT = Exercise(
     rtol=0.0,
     atol=_GUESS_ATOL,
     diagnose=_predict_tie_limit_diagnose,
-    hint="Ratios: p_i / p_j = exp((z_i - z_j) / T). What is the ratio of two equal scores?",
+    hints=(
+        "Write the ratio of two probabilities, p_i / p_j = exp((z_i - z_j) / T). What does "
+        "it do as T -> 0 when z_i > z_j, and when z_i = z_j?",
+        "As T -> 0 the lower token's share vanishes, while the two tied tokens keep a "
+        "ratio of exactly 1 at every temperature: they split the mass between them.",
+    ),
 )
 
 
