@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from tests.catalogue import Right, Wrong, entries, load
-from utils import check, exercises
-from utils.checks import CaseOutcome, evaluate, run_case
+from utils import check, checks, exercises
+from utils.checks import CaseOutcome, evaluate
 
 WRONG, RIGHT = entries()
 # A few fixed seeds keep the test fast; test_exercises covers the generators.
@@ -63,8 +63,15 @@ def _round_trip(outcome: CaseOutcome) -> CaseOutcome:
 
 
 def _graded(spec, answer, seed: int):
+    """Visible + hidden cases, each under a time limit like the grader child's."""
     cases = [*spec.check_cases, *spec.draw_hidden_cases(seed)]
-    outcomes = [_round_trip(run_case(answer, spec, case)) for case in cases]
+    outcomes = []
+    for case in cases:
+        outcome = checks._run_with_time_limit(answer, spec, case, checks.CASE_TIME_LIMIT)
+        outcomes.append(_round_trip(outcome))
+        if outcome.error.startswith("TimeoutError"):
+            outcomes += [outcomes[-1]] * (len(cases) - len(outcomes))
+            break
     return evaluate(spec, cases, outcomes)
 
 
@@ -82,8 +89,10 @@ def _other_diagnoses(entry: Wrong) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _time_limit():
+def _time_limit(monkeypatch):
     """Stop a catalogued answer that never returns (main thread only)."""
+    # Catalogued endless loops are stopped sooner than a learner's 5 s.
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT", 1.0)
     if threading.current_thread() is not threading.main_thread():
         yield
         return

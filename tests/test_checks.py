@@ -165,10 +165,11 @@ def test_naive_softmax_overflows_on_large_float32_scores():
     result = run(SOFTMAX, naive_softmax)
     assert result.status == "failed"
     assert result.message.startswith(
-        'case "scores near 1000 (float32)": the result contains inf or NaN — exp overflowed; '
-        "subtract the row maximum first."
+        'case "scores near 1000 (float32)": the result contains inf or NaN at positions '
+        "(0, 0), (0, 1), (0, 2) where the expected values are finite — exp overflowed to inf "
+        "(your code emitted RuntimeWarning: overflow encountered in exp). Subtract the "
+        "maximum before exponentiating."
     )
-    assert "RuntimeWarning: overflow encountered in exp" in result.message
 
 
 def test_nonfinite_without_warning_still_explains():
@@ -177,18 +178,44 @@ def test_nonfinite_without_warning_still_explains():
             return naive_softmax(logits)
 
     message = run(SOFTMAX, silent_overflow).message
-    assert "inf or NaN where every expected value is finite" in message
+    assert "where the expected values are finite — on this case exp overflows: a score " in message
+    assert "exceeds 88.72, the largest x whose exp is finite in float32." in message
+
+
+def test_nonfinite_on_moderate_scores_blames_no_overflow():
+    def nan_where_masked(logits):
+        return np.where(logits > 8.5, np.nan, softmax(logits))
+
+    message = run(SOFTMAX, nan_where_masked).message
+    assert "at position (1, 2) where the expected values are finite." in message
+    assert "overflow" not in message
+    assert "underflow" not in message
 
 
 def test_softmax_over_the_wrong_axis():
     message = run(SOFTMAX, lambda logits: softmax(logits, axis=0)).message
-    assert message.startswith('case "a batch of three rows": the result sums to 1 along axis 0')
+    assert message.startswith(
+        'case "a batch of three rows": the result is what you get along axis 0, but this case '
+        "asks for the last axis (axis=-1)"
+    )
     assert "wrong axis" in message
+
+
+def test_wrong_axis_only_when_the_answer_is_that_axis():
+    def column_sums_to_one_otherwise(logits):
+        if logits.ndim == 1:
+            return softmax(logits)
+        probabilities = softmax(logits, axis=0) ** 2
+        return probabilities / probabilities.sum(axis=0, keepdims=True)
+
+    message = run(SOFTMAX, column_sums_to_one_otherwise).message
+    assert "wrong axis" not in message
+    assert "the slices along the last axis (axis=-1) do not sum to 1" in message
 
 
 def test_logsumexp_over_the_wrong_axis_via_the_reference():
     message = run(LOGSUMEXP, lambda logits: logsumexp(logits, axis=0)).message
-    assert "matches the reference computed along axis 0" in message
+    assert "the result is what you get along axis 0" in message
     assert "axis=-1" in message
 
 
@@ -204,17 +231,33 @@ def test_log_softmax_missing_the_normalizer_is_off_by_a_constant_per_row():
 
 def test_log2_instead_of_natural_log_is_a_constant_factor():
     message = run(LOGSUMEXP, lambda logits: logsumexp(logits) / np.log(2.0)).message
+    assert "a logarithm in base 2" in message
+    message = run(LOGSUMEXP, lambda logits: 2 * logsumexp(logits)).message
     assert "off by a constant factor" in message
+    assert "base" not in message
+
+
+def test_constant_offset_and_factor_never_fire_on_rounding():
+    # A float32 result on float64 input is within the float32 tolerance: it passes.
+    assert run(SOFTMAX, lambda logits: softmax(logits.astype(np.float32))).status == "passed"
+    tight = Exercise(**{**LOGSUMEXP.__dict__, "rtol": 1e-15, "atol": 0.0})
+    nudged = run(tight, lambda logits: logsumexp(logits) * (1 + 3e-15) + 1e-14)
+    assert "constant" not in nudged.message
 
 
 def test_log_of_underflowed_probabilities():
     message = run(LOG_SOFTMAX, lambda logits: np.log(naive_softmax(logits))).message
-    assert 'case "a very unlikely token": the result contains inf or NaN — log(0)' in message
+    assert 'case "a very unlikely token": the result contains inf or NaN at position 1' in message
+    assert "log(0) gave -inf (your code emitted RuntimeWarning: divide by zero" in message
+    assert "some probabilities are below the smallest float64 number" in message
 
 
 def test_rows_that_do_not_sum_to_one():
     message = run(SOFTMAX, lambda logits: np.exp(logits - np.max(logits, -1, keepdims=True)))
-    assert "do not sum to 1" in message.message
+    assert "proportional to the right probabilities but does not sum to 1" in message.message
+    message = run(SOFTMAX, lambda logits: softmax(logits) ** 2)
+    assert "the probabilities do not sum to 1 (one sums to" in message.message
+    assert "proportional" not in message.message
 
 
 def test_negative_probabilities():
@@ -281,8 +324,8 @@ def test_values_differ_reports_relative_error_and_count():
 
     message = run(SOFTMAX, slightly_off).message
     assert re.search(
-        r"3 of 3 values of the result differ from the reference \(largest "
-        r"relative error \de-\d\)",
+        r"3 of 3 values of the result differ from the reference at every position \(largest "
+        r"relative error \de-\d; allowed: 1e-5 relative \+ 1e-7 absolute for float64 work\)",
         message,
     )
 
@@ -540,7 +583,7 @@ def test_nbgrader_execution_turns_failures_into_assertion_errors(monkeypatch):
         check("00.mean_score", 123.0)
     with pytest.raises(AssertionError, match=r"^\[not attempted\]"):
         check("00.mean_score", None)
-    assert check("00.mean_score", 1.0).status == "passed"
+    assert check("00.mean_score", 2.8 / 6).status == "passed"
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert check("00.mean_score", 123.0).status == "failed"
 
@@ -590,3 +633,167 @@ def test_registry_rejects_duplicates_and_misfiled_specs():
         [("99", types.SimpleNamespace(__name__="m", EXERCISES=[SOFTMAX], DEMOS=[LOGSUMEXP]))]
     )
     assert (list(registry), list(demos)) == (["99.softmax"], ["99.logsumexp"])
+
+
+# --- The time limit per case ----------------------------------------------------
+
+
+def test_an_endless_loop_is_stopped_and_reported(monkeypatch):
+    import signal
+
+    from utils import checks
+
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT", 0.2)
+    calls = []
+
+    def endless(logits):
+        calls.append(1)
+        while True:
+            pass
+
+    def swallows_one_alarm(logits):
+        try:
+            while True:
+                pass
+        except BaseException:  # the learner catches the first alarm and goes on
+            pass
+        while True:
+            pass
+
+    previous = signal.getsignal(signal.SIGALRM)
+    result = checks.check("02.logsumexp", endless)
+    assert result.status == "error"
+    assert result.message.startswith(
+        'case "cat, dog, mat: scores 2, 1, 0": TimeoutError: your logsumexp ran longer '
+        "than 0.2 s on this case and was stopped (the time limit per case)"
+    )
+    assert len(calls) == 1  # the other cases are reported, not run again
+    assert result.cases[1].message.startswith('not run: case "cat, dog, mat: scores 2, 1, 0"')
+    assert checks.check("02.logsumexp", swallows_one_alarm).status == "error"
+    assert signal.getsignal(signal.SIGALRM) is previous
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert checks.check("02.logsumexp", logsumexp).status == "passed"
+
+
+def test_the_time_limit_keeps_an_outer_timer_running(monkeypatch):
+    import signal
+
+    from utils import checks
+
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT", 0.2)
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert checks.check("02.logsumexp", logsumexp).status == "passed"
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 30.0
+        assert not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_outside_the_main_thread_the_case_runs_without_a_limit():
+    import threading
+
+    from utils import checks
+
+    results = []
+    worker = threading.Thread(target=lambda: results.append(check("02.logsumexp", logsumexp)))
+    worker.start()
+    worker.join()
+    assert results[0].status == "passed"
+    assert checks.CASE_TIME_LIMIT == 5.0
+
+
+# --- Tolerances that follow the numbers ----------------------------------------
+
+
+def test_float32_work_on_float64_scores_passes_and_float16_work_fails():
+    assert run(SOFTMAX, lambda z: softmax(np.asarray(z, np.float32))).status == "passed"
+    tight = Exercise(**{**SOFTMAX.__dict__, "rtol": 1e-12, "atol": 1e-15})
+    assert run(tight, lambda z: softmax(np.asarray(z, np.float32))).status == "passed"
+    float16 = run(tight, lambda z: softmax(np.asarray(z, np.float16)))
+    assert float16.status == "failed"
+    assert "float16 keeps only about 3 digits: compute in float32 or float64" in float16.message
+
+
+def test_log_probabilities_may_be_off_by_ulps_of_the_largest_score():
+    scores = np.array([10000.0, 9999.0, 9998.0], dtype=np.float32)
+    spec = Exercise(
+        **{**LOG_SOFTMAX.__dict__, "visible_cases": (Case(args=(scores,), label="near 1e4"),)}
+    )
+
+    def through_logsumexp(logits):
+        return logits - logsumexp(logits, keepdims=True)
+
+    assert not np.allclose(through_logsumexp(scores), log_softmax(scores), rtol=1e-6, atol=0)
+    assert run(spec, through_logsumexp).status == "failed"  # held to a few ulps of the result
+    scaled = Exercise(**{**spec.__dict__, "input_scaled_tolerance": True})
+    assert run(scaled, through_logsumexp).status == "passed"
+    missing_normalizer = run(scaled, lambda logits: logits - logits.max())
+    assert missing_normalizer.status == "failed"
+
+
+def test_a_failed_comparison_states_the_tolerance():
+    message = run(LOGSUMEXP, lambda z: logsumexp(z) + np.array([1e-3, 0.0, 0.0])).message
+    assert message.startswith(
+        'case "a batch of three rows": 1 of 3 values of the result differ from the reference '
+        "at position 0 (largest relative error 1e-4; allowed: 1e-6 relative + 1e-9 absolute "
+        "for float64 work)."
+    )
+
+
+def test_rounded_values_are_named_only_when_they_are_the_rounded_answer():
+    assert "rounded to 3 significant digits" in run(VALUE, 0.123).message
+    assert "rounded" not in run(VALUE, 0.124).message
+    assert run(VALUE, 0.1234560000001).status == "passed"
+
+
+# --- Messages that describe what came back -------------------------------------
+
+
+def test_a_tuple_is_named_a_tuple_not_an_array():
+    message = run(SOFTMAX, lambda z: (softmax(z), z)).message
+    assert "the result is a tuple of 2 items; expected an array of numbers: return only that" in (
+        message
+    )
+
+
+def test_an_object_array_and_a_numeric_array_are_described_as_such():
+    pair = Exercise(
+        id="99.pair",
+        title="A pair",
+        points=1,
+        answer_name="pair",
+        kind="function",
+        reference=lambda z: (np.asarray(z) * 2, 1.0),
+        visible_cases=(Case(args=(np.array([1.0, 2.0]),), label="two numbers"),),
+    )
+    message = run(pair, lambda z: z * 2).message
+    assert "an array of float64 numbers of shape (2,); expected a tuple of 2 items" in message
+    ragged = run(SOFTMAX, lambda z: np.array([z, "x"], dtype=object)).message
+    assert "an array of Python objects (dtype object), not numbers" in ragged
+
+
+def test_a_reduction_that_lost_its_axis_is_named_from_the_shapes():
+    wide = Exercise(
+        **{**SOFTMAX.__dict__, "visible_cases": (Case(args=(MATRIX[:2],), label="two rows"),)}
+    )
+    message = run(wide, lambda z: np.exp(z) / np.exp(z).sum(axis=-1)).message
+    assert "the shape (2,) is (2, 3) without axis 1: a sum or max over that axis lost it" in message
+    other = run(wide, lambda z: np.exp(z) / np.ones((7,))).message
+    assert "without axis" not in other
+
+
+def test_a_missed_infinity_is_named_at_its_position():
+    scores = np.array([0.0, -np.inf, 1.0])
+    spec = Exercise(
+        **{**LOG_SOFTMAX.__dict__, "visible_cases": (Case(args=(scores,), label="masked"),)}
+    )
+    message = run(spec, lambda z: np.nan_to_num(log_softmax(z))).message
+    assert message.startswith(
+        'case "masked": the result is not -inf at position 1, where the expected value '
+    )
+    assert "overflow" not in message

@@ -68,6 +68,16 @@ class Exercise:
     `check_dtype=True` a float result must also keep the reference's dtype
     (e.g. float32 in, float32 out).
 
+    Tolerance: `rtol`/`atol` hold for float64 work; `check` widens them to a
+    few units in the last place of the float dtype the result was computed in
+    (float32: 4 eps relative, 2 eps absolute) and, when the answer worked in a
+    coarser dtype than its inputs or `input_scaled_tolerance=True` (results
+    that are differences of numbers as large as the inputs, like
+    z - logsumexp(z)), to 4 eps of the largest input absolutely.
+    `axis_of_reference` names the axis a reference without an `axis`
+    argument works along (-1), so `check` can recognize "the same along
+    another axis".
+
     `hints` are one to three tiers, from the idea ("only differences of
     scores matter") to the approach ("subtract each row's maximum before
     exponentiating"), never the code line. `check` shows the first after a
@@ -92,6 +102,8 @@ class Exercise:
     hint: str = ""
     partial_credit: bool = True
     check_dtype: bool = False
+    input_scaled_tolerance: bool = False
+    axis_of_reference: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
@@ -134,6 +146,8 @@ class Exercise:
             raise TypeError(f"{self.id}: diagnose must be callable or None.")
         if not (self.rtol >= 0 and self.atol >= 0):
             raise ValueError(f"{self.id}: rtol and atol must be >= 0.")
+        if self.axis_of_reference is not None and not isinstance(self.axis_of_reference, int):
+            raise TypeError(f"{self.id}: axis_of_reference must be an int axis or None.")
         self._set_hints()
 
     def _set_hints(self) -> None:

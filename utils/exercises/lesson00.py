@@ -1,22 +1,58 @@
 """Lesson 00 (Start here): two warm-up exercises that show how checks work.
 
 The notebook defines the same scores as `WARMUP_SCORES`, so the value
-exercise compares the learner's number with the mean of these.
+exercise compares the learner's number with the mean of these. The scores
+are chosen so that no usual slip gives the mean too (the mean of the first
+four, or the sum divided by the wrong count, all differ), and the mean
+(2.8 / 6) has more digits than anyone types: the check compares about 12
+significant digits, so a number typed by hand fails and says so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from utils.exercises._matching import first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 
-# The scores the lesson's notebook shows for four candidate next tokens.
-WARMUP_TOKENS = ("cat", "dog", "car", "the")
-WARMUP_SCORES = np.array([2.0, 1.5, -0.5, 1.0])
+# The scores the lesson's notebook shows for six candidate next tokens.
+WARMUP_TOKENS = ("cat", "dog", "car", "the", "bird", "tree")
+WARMUP_SCORES = np.array([2.0, 1.5, -1.2, 1.0, -0.2, -0.3])
 
 
 def _mean_score() -> float:
     return float(np.mean(WARMUP_SCORES))
+
+
+def _diagnose_mean_score(case: Case, expected, got) -> str | None:
+    scores = WARMUP_SCORES
+    mistakes = [
+        (scores.sum(), "that is the sum of the scores; the mean divides it by their number."),
+        (np.median(scores), "that is the median (the middle score); the mean is the average."),
+        (scores.max(), "that is the highest score; the mean is the average of all of them."),
+    ]
+    mistakes += [
+        (
+            scores.sum() / count,
+            f"that is the sum divided by {count}; divide by the number of scores, "
+            f"{scores.size} (len(scores), or let NumPy count).",
+        )
+        for count in range(1, scores.size)
+    ]
+    mistakes += [
+        (
+            scores[:count].mean(),
+            f"that is the mean of the first {count} scores only; average all {scores.size}.",
+        )
+        for count in range(2, scores.size)
+    ]
+    mistakes.append(
+        (
+            np.mean(np.exp(scores)),
+            "that is the mean of exp(scores); the exercise asks for the mean of the scores.",
+        )
+    )
+    return first_matching_mistake(got, expected, mistakes, rtol=1e-12, atol=0.0)
 
 
 def scores_above(scores, threshold):
@@ -62,6 +98,10 @@ EXERCISES = [
         answer_name="mean_score",
         kind="value",
         reference=_mean_score,
+        # Computed by NumPy: the same float64 value to the last bits; typed digits fail.
+        rtol=1e-12,
+        atol=0.0,
+        diagnose=_diagnose_mean_score,
         hints=(
             "The mean is the total of the scores divided by how many there are; NumPy "
             "computes it for a whole array in one call, without a loop.",
@@ -78,7 +118,7 @@ EXERCISES = [
         kind="function",
         reference=scores_above,
         visible_cases=(
-            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's four scores, threshold 1.0"),
+            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's six scores, threshold 1.0"),
             Case(args=(np.array([0.3, -2.0, 0.7]), 5.0), label="no score above the threshold"),
             Case(args=(np.array([-1.0, 4.0, 4.0, 2.5]), -3.0), label="every score above"),
             Case(args=(np.array([1.0, 1.0, 2.0]), 1.0), label="scores equal to the threshold"),
@@ -112,7 +152,7 @@ DEMOS = [
         kind="function",
         reference=_top_token,
         visible_cases=(
-            Case(args=(WARMUP_SCORES,), label="the lesson's four scores"),
+            Case(args=(WARMUP_SCORES,), label="the lesson's six scores"),
             Case(args=(np.array([-3.0, -1.0, -2.0]),), label="all scores negative"),
             Case(args=(np.array([1.0, 3.0, 3.0]),), label="a tie: the first one wins"),
         ),

@@ -31,7 +31,9 @@ __all__ = [
     "EXERCISES",
 ]
 
-# float64 throughout this lesson: a few ulps of rounding, far below any mistake.
+# Tolerances for float64 work: a few ulps of rounding, far below any mistake.
+# `check` widens them for an answer computed in float32 (a few float32 ulps,
+# and its rounding of the scores), so float32 arithmetic passes too.
 _RTOL = 1e-9
 _ATOL = 1e-12
 # Diagnoses match a mistake more loosely than checks match the answer.
@@ -68,7 +70,18 @@ def _softmax_diagnose(case: Case, expected, got) -> str | None:
     exponentials = np.exp(logits)
     with np.errstate(divide="ignore", invalid="ignore"):
         divided_by_sum = logits / logits.sum(axis=-1, keepdims=True)
-    mistakes = [
+    mistakes = []
+    if logits.ndim == 2 and logits.shape[0] == logits.shape[1]:
+        # Without keepdims, a square batch broadcasts instead of raising.
+        mistakes.append(
+            (
+                exponentials / exponentials.sum(axis=-1),
+                "each entry was divided by the total of another row: the sum over the last "
+                "axis lost that axis, so it broadcast along the wrong one. Keep the summed "
+                "axis (keepdims=True) so that each row is divided by its own total.",
+            )
+        )
+    mistakes += [
         (
             exponentials,
             "you returned exp(z) itself; divide by the sum of the exponentials "
@@ -119,11 +132,27 @@ SOFTMAX = Exercise(
             args=(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),),
             label="three contexts, two candidates each",
         ),
+        Case(
+            args=(np.array([[0.0, 1.0, 2.0], [4.0, 2.0, 0.5], [-1.0, -1.0, 3.0]]),),
+            label="three contexts, three candidates each",
+        ),
+        Case(
+            args=(
+                np.array(
+                    [
+                        [[1.0, 0.0, -1.0], [2.0, 2.0, 0.0]],
+                        [[0.5, 3.0, 1.0], [-2.0, 0.0, 4.0]],
+                    ]
+                ),
+            ),
+            label="a 3-d batch: 2 sequences x 2 positions x 3 tokens",
+        ),
     ),
     hidden_cases=_softmax_hidden,
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_softmax_diagnose,
+    axis_of_reference=-1,
     hints=(
         "Scores can be any real numbers, probabilities must be positive and add up to 1: "
         "first make every score positive in a way that keeps their order, then normalize.",
@@ -196,8 +225,9 @@ CANDIDATE_PROBABILITY = Exercise(
     answer_name="candidate_probability",
     kind="value",
     reference=candidate_probability_reference,
-    rtol=1e-6,
-    atol=1e-9,
+    # A computed value matches to the last bits; typed digits do not.
+    rtol=1e-9,
+    atol=1e-12,
     diagnose=_candidate_diagnose,
     hints=(
         "Tokens outside the candidate set get probability 0: the softmax's denominator "

@@ -80,6 +80,17 @@ def _temperature_diagnose(case: Case, expected, got) -> str | None:
         ),
     ]
     with np.errstate(all="ignore"):
+        powered = softmax(logits) ** (1.0 / temperature)
+    if np.isfinite(powered).all():
+        mistakes.append(
+            (
+                powered,
+                "you raised the probabilities to the power 1/T but did not renormalize: "
+                "p ** (1/T) is proportional to the answer; divide it by its sum over the "
+                "last axis.",
+            )
+        )
+    with np.errstate(all="ignore"):
         scaled = np.exp(logits / temperature)
     if np.isfinite(scaled).all():
         mistakes.append(
@@ -117,6 +128,7 @@ APPLY_TEMPERATURE = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_temperature_diagnose,
+    axis_of_reference=-1,
     hints=(
         "The temperature rescales the scores before the softmax: T < 1 spreads them apart "
         "(sharper), T > 1 pulls them together (flatter).",
@@ -169,6 +181,11 @@ def _entropy_diagnose(case: Case, expected, got) -> str | None:
         ),
         (expected / np.log(10), "you used log10; use the natural log (np.log) for nats."),
         (-expected, "the sign is flipped: entropy is -sum(p log p), which is >= 0."),
+        (
+            terms.mean(axis=-1),
+            "you averaged the terms -p log p over the tokens; the entropy is their sum "
+            "(the weights p already make it an average of the surprise -log p).",
+        ),
     ]
     if probs.ndim > 1:
         mistakes.append(
@@ -208,6 +225,7 @@ ENTROPY = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_entropy_diagnose,
+    axis_of_reference=-1,
     hints=(
         "Entropy is the expected surprise: each token adds p times -log p, summed over the "
         "tokens of one distribution (the last axis), with the natural log (nats).",
