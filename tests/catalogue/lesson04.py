@@ -95,6 +95,19 @@ WRONG = [
             return utils.softmax(logits[[vocab.index(word) for word in candidates]])
         """,
     ),
+    Wrong(
+        "04.next_token_distribution",
+        "written for 1-D and 2-D logits only",
+        source="""
+        import numpy as np
+        import utils
+
+        def next_token_distribution(logits, vocab, candidates):
+            ids = [vocab.index(c) for c in candidates]
+            z = np.asarray(logits)
+            return utils.softmax(z[:, ids]) if z.ndim == 2 else utils.softmax(z[ids])
+        """,
+    ),
     # --- 04.most_likely_next_word ------------------------------------------------------------
     Wrong(
         "04.most_likely_next_word",
@@ -319,6 +332,18 @@ WRONG = [
 
 RIGHT = [
     Right(
+        "04.kl_learned_vs_true",
+        "np.nansum drops the 0 * log 0 terms (with a warning)",
+        source="""
+        import numpy as np
+        import utils
+
+        def kl_learned_vs_true(true_probs, logits):
+            gap = np.log(true_probs) - utils.log_softmax(logits)
+            return np.nansum(true_probs * gap, axis=-1)
+        """,
+    ),
+    Right(
         "04.next_token_distribution",
         "own stable softmax with a dict of positions",
         source="""
@@ -438,6 +463,18 @@ RIGHT = [
             log_p = np.log(true_probs, where=possible, out=np.zeros_like(true_probs))
             gap = log_p - utils.log_softmax(logits)
             return np.sum(true_probs * gap, axis=-1, where=possible)
+        """,
+    ),
+    Right(
+        "04.next_token_distribution",
+        "computed in float32",
+        source="""
+        import numpy as np
+        import utils
+
+        def next_token_distribution(logits, vocab, candidates):
+            ids = [vocab.index(word) for word in candidates]
+            return utils.softmax(np.asarray(logits, dtype=np.float32)[..., ids])
         """,
     ),
 ]

@@ -110,6 +110,20 @@ WRONG = [
             return rng.choice(len(probs), size=np.shape(uniforms), p=probs)
         """,
     ),
+    Wrong(
+        "05.inverse_cdf_sample",
+        "a CDF over the tokens sorted by probability",
+        source="""
+        import numpy as np
+
+        def inverse_cdf_sample(probs, uniforms):
+            order = np.argsort(-probs, kind="stable")
+            cumulative = np.cumsum(probs[order])
+            ids = np.searchsorted(cumulative, uniforms, side="right")
+            return order[np.minimum(ids, int((probs > 0).sum()) - 1)]
+        """,
+        diagnosis="vocabulary order",
+    ),
     # --- 05.top_k_filter ---------------------------------------------------------------------
     Wrong(
         "05.top_k_filter",
@@ -261,6 +275,21 @@ WRONG = [
             return np.argsort(-logits, axis=-1, kind="stable")[..., :k]
         """,
     ),
+    Wrong(
+        "05.top_k_filter",
+        "ranks the whole batch as one row",
+        source="""
+        import numpy as np
+
+        def top_k_filter(logits, k):
+            flat = logits.ravel()
+            order = np.argsort(-flat, kind="stable")
+            out = np.full_like(flat, -np.inf)
+            out[order[:k]] = flat[order[:k]]
+            return out.reshape(logits.shape)
+        """,
+        diagnosis="whole batch as one row",
+    ),
     # --- 05.top_p_filter ---------------------------------------------------------------------
     Wrong(
         "05.top_p_filter",
@@ -399,7 +428,7 @@ def top_p_filter(logits, p):
     np.put_along_axis(remove, order, remove_ranked, axis=-1)
     return np.where(remove, -np.inf, logits)
 """,
-        diagnosis="within 1e-12 of p",
+        diagnosis="lower token id first",
     ),
     Wrong(
         "05.top_p_filter",
@@ -439,6 +468,28 @@ def top_p_filter(logits, p):
         diagnosis="changed its input in place",
     ),
 ]
+
+WRONG.append(
+    Wrong(
+        "05.top_p_filter",
+        "running total of exponentials that were never normalized",
+        source=_TOP_P_HEAD
+        + """
+def top_p_filter(logits, p):
+    if p == 1.0:
+        return logits.copy()
+    order = np.argsort(-logits, axis=-1, kind="stable")
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    ranked = np.take_along_axis(weights, order, axis=-1)
+    keep_ranked = np.cumsum(ranked, axis=-1) - ranked < p - 1e-12
+    keep_ranked[..., 0] = True
+    keep = np.empty_like(keep_ranked)
+    np.put_along_axis(keep, order, keep_ranked, axis=-1)
+    return np.where(keep, logits, -np.inf)
+""",
+        diagnosis="were not normalized",
+    )
+)
 
 RIGHT = [
     Right(

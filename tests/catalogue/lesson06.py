@@ -347,6 +347,23 @@ WRONG = [
     ),
 ]
 
+WRONG.append(
+    Wrong(
+        "06.best_sequence",
+        "the first table broadcast along the last axis",
+        source="""
+        import numpy as np
+
+        def best_sequence(first, second, third):
+            with np.errstate(divide="ignore"):
+                t = np.log(first)[None, None, :] + np.log(second)[None, :, :] + np.log(third)
+            best = np.unravel_index(np.argmax(t), t.shape)
+            return np.array(best), float(t[best])
+        """,
+        diagnosis="broadcast along the wrong axes",
+    )
+)
+
 RIGHT = [
     Right(
         "06.sequence_log_prob",

@@ -556,4 +556,33 @@ RIGHT = [
             ]
         """,
     ),
+    Right(
+        "07.cross_entropy_gradient",
+        "computed in float32",
+        source="""
+        import numpy as np
+        import utils
+
+        def cross_entropy_gradient(logits, targets):
+            gradient = utils.softmax(logits.astype(np.float32), axis=-1)
+            gradient[np.arange(len(targets)), targets] -= 1
+            return gradient / len(targets)
+        """,
+    ),
+    Right(
+        "07.sgd_step",
+        "the whole step in float32",
+        source="""
+        import numpy as np
+        import utils
+
+        def sgd_step(weights, bias, features, targets, learning_rate):
+            w, b, h = (a.astype(np.float32) for a in (weights, bias, features))
+            gradient = utils.softmax(h @ w + b, axis=-1)
+            gradient[np.arange(len(targets)), targets] -= 1
+            gradient /= len(targets)
+            rate = np.float32(learning_rate)
+            return w - rate * (h.T @ gradient), b - rate * gradient.sum(axis=0)
+        """,
+    ),
 ]

@@ -90,6 +90,18 @@ WRONG = [
             return exponentials / exponentials.sum(axis=-1)
         """,
     ),
+    Wrong(
+        "08.next_token_probs",
+        "shifts by each row's minimum",
+        source="""
+        import numpy as np
+
+        def next_token_probs(logits):
+            exponentials = np.exp(logits - logits.min(axis=-1, keepdims=True))
+            return exponentials / exponentials.sum(axis=-1, keepdims=True)
+        """,
+        diagnosis="exp of large scores overflowed",
+    ),
     # --- 08.candidate_probs ------------------------------------------------------------------
     Wrong(
         "08.candidate_probs",
@@ -241,6 +253,20 @@ WRONG = [
         """,
         diagnosis="exp overflowed",
     ),
+    Wrong(
+        "08.sequence_scores",
+        "log of each softmax probability",
+        source="""
+        import numpy as np
+        import utils
+
+        def sequence_scores(logits, token_ids):
+            probs = utils.softmax(logits, axis=-1)
+            picked = np.take_along_axis(probs, token_ids[..., None], axis=-1)[..., 0]
+            return np.log(picked).sum(axis=-1)
+        """,
+        diagnosis="rounded to 0 before its log",
+    ),
     # --- 08.most_confident_context -----------------------------------------------------------
     Wrong(
         "08.most_confident_context",
@@ -316,6 +342,19 @@ WRONG = [
             return int(np.argmax(utils.softmax(logits, axis=0).max(axis=-1)))
         """,
         diagnosis="normalized over the contexts",
+    ),
+    Wrong(
+        "08.most_confident_context",
+        "the last of tied contexts",
+        source="""
+        import numpy as np
+        import utils
+
+        def most_confident_context(logits):
+            top = utils.softmax(logits, axis=-1).max(axis=-1)
+            return int(len(top) - 1 - np.argmax(top[::-1]))
+        """,
+        diagnosis="tie for the highest top probability",
     ),
     # --- 08.log_probs_fp16 -------------------------------------------------------------------
     Wrong(
@@ -589,6 +628,24 @@ def score_completions(logits, token_ids, mask, length_penalty=1.0):
     ),
 ]
 
+WRONG.append(
+    Wrong(
+        "08.score_completions",
+        "log of a float32 softmax, masked with np.where",
+        source="""
+        import numpy as np
+        import utils
+
+        def score_completions(logits, token_ids, mask, length_penalty=1.0):
+            safe = np.where(mask[..., None], logits.astype(np.float32), 0.0)
+            probs = utils.softmax(safe, axis=-1)
+            picked = np.log(np.take_along_axis(probs, token_ids[..., None], axis=-1)[..., 0])
+            return np.where(mask, picked, 0.0).sum(axis=-1) / mask.sum(axis=-1) ** length_penalty
+        """,
+        diagnosis="a log of 0 was taken",
+    )
+)
+
 RIGHT = [
     Right(
         "08.next_token_probs",
@@ -646,7 +703,7 @@ RIGHT = [
     ),
     Right(
         "08.sequence_scores",
-        "a loop over documents and steps",
+        "a loop over the documents",
         source="""
         import numpy as np
         from scipy.special import logsumexp
@@ -654,10 +711,8 @@ RIGHT = [
         def sequence_scores(logits, token_ids):
             scores = []
             for document, ids in zip(logits, token_ids):
-                total = 0.0
-                for row, token in zip(document, ids):
-                    total += row[token] - logsumexp(row)
-                scores.append(total)
+                picked = document[np.arange(len(ids)), ids]
+                scores.append(float(np.sum(picked - logsumexp(document, axis=-1))))
             return np.array(scores)
         """,
     ),
@@ -797,5 +852,17 @@ def score_completions(logits, token_ids, mask, length_penalty=1.0):
         scores.append(picked.sum() / row_mask.sum() ** length_penalty)
     return np.array(scores)
 """,
+    ),
+    Right(
+        "08.next_token_probs",
+        "computed in float32",
+        source="""
+        import numpy as np
+
+        def next_token_probs(logits):
+            z = logits.astype(np.float32)
+            exponentials = np.exp(z - z.max(axis=-1, keepdims=True))
+            return exponentials / exponentials.sum(axis=-1, keepdims=True)
+        """,
     ),
 ]

@@ -168,6 +168,14 @@ NEXT_TOKEN_DISTRIBUTION = Exercise(
             ),
             label="two contexts, the tiny model's 78 words, four verbs",
         ),
+        Case(
+            args=(
+                _seeded_logits(40, (2, 3, len(_HAND_VOCAB))),
+                _HAND_VOCAB,
+                ["sat", "cat", "mat"],
+            ),
+            label="a (2, 3) batch of contexts (two leading axes)",
+        ),
     ),
     hidden_cases=_distribution_hidden,
     rtol=1e-7,

@@ -127,6 +127,16 @@ def _inverse_cdf_diagnose(case: Case, expected, got) -> str | None:
             "all-False and np.argmax of an all-False row is 0, so token 0 is chosen; choose "
             "the last token with probability > 0 then."
         )
+    by_probability = np.argsort(-probs, kind="stable")
+    sorted_cdf = np.cumsum(probs[by_probability])
+    sorted_ids = np.minimum(
+        np.searchsorted(sorted_cdf, uniforms, side="right"), np.count_nonzero(probs) - 1
+    )
+    if np.array_equal(got, by_probability[sorted_ids]) and not np.array_equal(got, expected):
+        return (
+            "you sorted the tokens by probability before the cumulative sums; the inverse CDF "
+            "runs over the tokens in vocabulary order (token 0 first), as np.cumsum(probs) does."
+        )
     if (got >= probs.size).any() or (got < 0).any():
         return (
             f"an id is outside 0..{probs.size - 1} (the vocabulary): when rounding leaves the last "
@@ -181,6 +191,10 @@ INVERSE_CDF_SAMPLE = Exercise(
         Case(
             args=(np.append(np.full(10, 0.1), 0.0), np.array([0.3, np.nextafter(1.0, 0.0)])),
             label="the same ten tokens and a last token of probability 0, u just below 1",
+        ),
+        Case(
+            args=(np.array([0.2, 0.5, 0.3]), np.array([0.1, 0.3, 0.75])),
+            label="probabilities not sorted (the CDF runs in vocabulary order)",
         ),
     ),
     hidden_cases=_inverse_cdf_hidden,
@@ -246,6 +260,15 @@ def _top_k_diagnose(case: Case, expected, got) -> str | None:
     logits = np.asarray(case.args[0], dtype=np.float64)
     k = int(case.args[1])
     expected = np.asarray(expected, dtype=np.float64)
+    if logits.ndim > 1:
+        flat = logits.ravel()
+        keep = np.zeros(flat.size, dtype=bool)
+        keep[np.argsort(-flat, kind="stable")[:k]] = True
+        if _same(got, np.where(keep, flat, -np.inf).reshape(logits.shape)):
+            return (
+                "you ranked the whole batch as one row, so some rows keep fewer than k tokens "
+                "(or none); rank each row on its own, along the last axis."
+            )
     message = _filter_shape_diagnose(logits, got, expected)
     if message:
         return message
@@ -393,8 +416,21 @@ def _top_p_rules(logits, probs, p):
         "0.3 can come out as 0.7999999999999998), so count a cumulative probability within "
         "1e-12 of p as reaching p."
     )
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    ranked_mass = np.take_along_axis(exponentials, order, axis=-1)
+    mass_before = np.cumsum(ranked_mass, axis=-1) - ranked_mass
     return [
         (unranked((before < p) | first), rounding),
+        (
+            unranked(np.cumsum(ranked, axis=-1) <= p + 1e-12),
+            "you dropped the token that makes the mass reach p; top-p keeps the smallest set "
+            "whose probability is AT LEAST p, so the crossing token stays.",
+        ),
+        (
+            unranked((mass_before < p - 1e-12) | first),
+            "your running total adds exponentials that were not normalized, so it is not a "
+            "probability: divide by the row's total (the softmax of the whole row) first.",
+        ),
         (
             ~remove,
             "you removed tokens while the tail mass is <= 1 - p (Hugging Face's rule): "
@@ -465,7 +501,7 @@ TOP_P_FILTER = Exercise(
     reference=top_p_filter_reference,
     visible_cases=(
         Case(
-            args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.7), label="probs 1/2, 1/4, 1/8, 1/8, p=0.7"
+            args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.8), label="probs 1/2, 1/4, 1/8, 1/8, p=0.8"
         ),
         Case(
             args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.75),

@@ -469,11 +469,13 @@ def _no_shortcut():
 
 
 _BEST_CASES = (
+    # First the case where every shortcut gives its own answer, so that the first message
+    # a learner sees names the shortcut that was really taken.
+    Case(args=_no_shortcut(), label="3 tokens: greedy and adding probabilities both miss the best"),
     Case(args=(_HAND_FIRST, _HAND_SECOND, _HAND_THIRD), label="the lesson's example (3 tokens)"),
     Case(args=_greedy_wins(), label="a model where greedy happens to be right"),
     Case(args=_last_step_decides(), label="greedy's second word leads to a flat last step"),
     Case(args=_beyond_beam_two(), label="4 tokens: the best starts with the 3rd likeliest token"),
-    Case(args=_no_shortcut(), label="3 tokens: greedy and adding probabilities both miss the best"),
 )
 
 
@@ -539,6 +541,19 @@ def _best_diagnose(case: Case, expected, got) -> str | None:
             "of a sequence is their product (the sum of their logs): you added the "
             "probabilities."
         )
+    with np.errstate(divide="ignore"):
+        logs = [np.log(table) for table in (first, second, third)]
+    for misaligned in (
+        logs[0][None, None, :] + logs[1][None, :, :] + logs[2],
+        logs[0][:, None, None] + logs[1][None, :, :] + logs[2],
+    ):
+        wrong_ids = np.unravel_index(int(np.argmax(misaligned)), misaligned.shape)
+        if np.array_equal(ids, wrong_ids) and not np.array_equal(ids, expected_ids):
+            return (
+                "the three tables are broadcast along the wrong axes: first[a] must vary along "
+                "axis 0 of the table, second[a, b] along axes 0 and 1, third[a, b, c] along "
+                "all three."
+            )
     greedy = greedy_sequence(first, second, third)
     if np.array_equal(ids, greedy):
         return (

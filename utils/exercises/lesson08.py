@@ -106,6 +106,10 @@ _NEXT_CASES = (
         args=(np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1003.0]]),),
         label="two contexts far apart (scores near +-1000)",
     ),
+    Case(
+        args=(np.array([[800.0, 0.0, -5.0], [1.0, 2.0, 3.0]]),),
+        label="a row whose scores span 805",
+    ),
 )
 
 
@@ -308,6 +312,13 @@ _SEQUENCE_CASES = (
         ),
         label="scores near 1e4",
     ),
+    Case(
+        args=(
+            np.array([[[0.0, -800.0, -1.0], [2.0, 1.0, 0.0]], [[1.0, 2.0, 3.0], [0.5, 0.5, 0.0]]]),
+            np.array([[1, 0], [2, 1]]),
+        ),
+        label="a token with log-probability near -800",
+    ),
 )
 
 
@@ -345,6 +356,14 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
     if value.shape != expected.shape:
         return None
     if (np.isneginf(value) & np.isfinite(expected)).any():
+        with np.errstate(divide="ignore"):
+            logs_of_probs = np.log(token_probs).sum(axis=-1)
+        if np.isneginf(logs_of_probs).any():
+            return (
+                "-inf: a token's probability rounded to 0 before its log was taken (its "
+                "log-probability is far below -745). Take log-probabilities straight from a "
+                "log-softmax and add them; never the log of a probability or of a product."
+            )
         return (
             "still multiplies probabilities: the product of hundreds of probabilities "
             "underflows to 0 and its log is -inf, so long documents all tie. Add the "
@@ -439,6 +458,10 @@ _CONFIDENCE_CASES = (
         args=(np.array([[9000.0, 8999.0, 8990.0], [20.0, 10.0, 9.0]]),),
         label="scores near 9000",
     ),
+    Case(
+        args=(np.array([[0.0, 0.0, 1.0], [2.0, 1.0, 0.0], [2.0, 1.0, 0.0]]),),
+        label="two identical contexts, equally confident (the first one wins, as np.argmax)",
+    ),
 )
 
 
@@ -472,31 +495,38 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
         ),
         (
             np.argmin(probs.max(axis=-1)),
-            "that is the least confident context (the smallest top probability); take the "
-            "largest one.",
+            "that row is the least confident context (the smallest top probability); the "
+            "exercise asks for the largest.",
         ),
         (
             np.argmin(entropy),
-            "that is the context with the lowest entropy; entropy measures the spread of "
+            "that row is the context with the lowest entropy; entropy measures the spread of "
             "the whole distribution, and it can disagree with the top probability, which "
             "is what this exercise compares.",
         ),
         (
             np.argmax(entropy),
-            "that is the context with the highest entropy: the most spread-out "
+            "that row is the context with the highest entropy: the most spread-out "
             "distribution, the opposite of confident. Compare the top probabilities.",
         ),
         (
             np.argmax(top_two[:, 1] - top_two[:, 0]) if logits.shape[1] > 1 else -1,
-            "that is the context with the largest gap between its two top logits; the gap "
-            "ignores every other token, while the top probability depends on all of them.",
+            "that row is the context with the largest gap between its two top logits; the "
+            "gap ignores every other token, while the top probability depends on all of them.",
         ),
         (
             np.argmax(softmax(logits, axis=0).max(axis=-1)) if logits.shape[0] > 1 else -1,
-            "you normalized over the contexts (axis 0); each context's distribution runs "
-            "along the last axis.",
+            "that row has the largest probability when each token is normalized over the "
+            "contexts (axis 0); each context's distribution runs along the last axis.",
         ),
     ]
+    if 0 <= index < logits.shape[0] and index != int(expected):
+        top = probs.max(axis=-1)
+        if np.isclose(top[index], top[int(expected)], rtol=1e-12, atol=0.0):
+            return (
+                "several contexts tie for the highest top probability and you returned a "
+                "later one; return the first (as np.argmax does)."
+            )
     for row, message in criteria:
         if index == int(row) and index != int(expected):
             return message
@@ -860,6 +890,12 @@ def _masked_pad_token():
     return logits, token_ids, mask
 
 
+def _tiny_real_token():
+    logits, token_ids, mask = _padded_batch(815, [3, 2], 3, 5, 1.0)
+    logits[0, 1, token_ids[0, 1]] = -800.0
+    return logits, token_ids, mask
+
+
 def _nan_padding():
     logits, token_ids, mask = _padded_batch(814, [3, 1], 3, 5, 1.0)
     logits[~mask] = np.nan
@@ -896,6 +932,7 @@ _SCORE_CASES = (
     Case(args=_production_batch(), label="float16 logits up to 25, padded"),
     Case(args=(*_padded_batch(812, [300, 180], 300, 40, 1.0),), label="completions of 300 tokens"),
     Case(args=_masked_pad_token(), label="the pad token scored -inf at the padding"),
+    Case(args=_tiny_real_token(), label="a real token with log-probability near -800"),
     Case(args=_nan_padding(), label="NaN logits at the padding (a fully masked attention row)"),
 )
 
