@@ -138,6 +138,20 @@ WRONG = [
         """,
         diagnosis="at every step",
     ),
+    Wrong(
+        "06.sequence_log_prob",
+        "replaces -inf log-probabilities by 0",
+        source="""
+        import numpy as np
+        import utils
+
+        def sequence_log_prob(logits, token_ids):
+            log_probs = utils.log_softmax(logits, axis=-1)
+            log_probs = np.where(np.isinf(log_probs), 0.0, log_probs)
+            return log_probs[np.arange(len(token_ids)), token_ids].sum()
+        """,
+        diagnosis="keep the -inf",
+    ),
     # --- 06.length_normalized ----------------------------------------------------------------
     Wrong(
         "06.length_normalized",

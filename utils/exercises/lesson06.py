@@ -97,6 +97,10 @@ _SEQUENCE_CASES = (
         args=(np.array([[1.0, -np.inf, 0.5], [-np.inf, 2.0, 2.0]]), np.array([2, 1])),
         label="masked tokens scored -inf (not chosen)",
     ),
+    Case(
+        args=(np.array([[1.0, -np.inf, 0.5], [0.0, 2.0, 1.0]]), np.array([1, 2])),
+        label="a masked token chosen: probability 0, log-probability -inf",
+    ),
 )
 
 
@@ -135,6 +139,11 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
         return "the result should be one number for the whole sequence, not one per token."
     if value.shape != ():
         return None
+    if np.isneginf(expected) and np.isfinite(value):
+        return (
+            "a chosen token is masked (its score is -inf), so its probability is 0 and the "
+            "sequence's log-probability is -inf; keep the -inf instead of replacing it."
+        )
     if np.isnan(value):
         with np.errstate(all="ignore"):
             exponentials = np.exp(logits)
@@ -151,7 +160,7 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
                 "vector; index the chosen entry of each step instead."
             )
         return None
-    if np.isneginf(value):
+    if np.isneginf(value) and np.isfinite(expected):
         return (
             "the result is -inf although every chosen token has a probability above 0: a "
             "probability (or the product of many) underflowed to 0 before the log. Add the "
