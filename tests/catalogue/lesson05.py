@@ -290,6 +290,20 @@ WRONG = [
         """,
         diagnosis="whole batch as one row",
     ),
+    Wrong(
+        "05.top_k_filter",
+        "removed tokens set to -1e9 instead of -inf",
+        source="""
+        import numpy as np
+
+        def top_k_filter(logits, k):
+            order = np.argsort(-logits, axis=-1, kind="stable")
+            keep = np.zeros(logits.shape, dtype=bool)
+            np.put_along_axis(keep, order[..., :k], True, axis=-1)
+            return np.where(keep, logits, -1e9)
+        """,
+        diagnosis="is not -inf at positions",
+    ),
     # --- 05.top_p_filter ---------------------------------------------------------------------
     Wrong(
         "05.top_p_filter",
