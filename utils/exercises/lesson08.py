@@ -946,6 +946,10 @@ def _score_hidden(rng: np.random.Generator) -> list[Case]:
         dtype = np.float16 if index == 2 else np.float64
         seed = int(rng.integers(0, 2**32))
         logits, token_ids, mask = _padded_batch(seed, lengths, time, vocab, 2.0, dtype)
+        if index == 1:
+            logits[~mask, 0] = -np.inf  # the pad token ruled out at the padding
+        elif index == 3:
+            logits[~mask] = np.nan  # a fully masked attention row
         penalty = float(np.round(rng.uniform(0.0, 2.0), 2))
         cases.append(
             Case(
