@@ -172,14 +172,34 @@ def test_naive_softmax_overflows_on_large_float32_scores():
     )
 
 
-def test_nonfinite_without_warning_still_explains():
+def test_nonfinite_without_a_warning_guesses_no_cause():
     def silent_overflow(logits):
         with np.errstate(all="ignore"):
             return naive_softmax(logits)
 
     message = run(SOFTMAX, silent_overflow).message
-    assert "where the expected values are finite — on this case exp overflows: a score " in message
-    assert "exceeds 88.72, the largest x whose exp is finite in float32." in message
+    assert message.startswith(
+        'case "scores near 1000 (float32)": the result contains inf or NaN at positions (0, 0), '
+        "(0, 1), (0, 2) where the expected values are finite. (2/3 cases passed)"
+    )
+
+
+def test_positions_off_by_one_are_named_and_nothing_else_about_integers():
+    spec = Exercise(
+        id="99.above",
+        title="Positions above zero",
+        points=1,
+        answer_name="above",
+        kind="function",
+        reference=lambda scores: np.flatnonzero(scores > 0),
+        visible_cases=(Case(args=(np.array([0.5, 3.0, -2.0, 1.0]),), label="four scores"),),
+    )
+    one_based = run(spec, lambda scores: np.flatnonzero(scores > 0) + 1).message
+    assert "every value of the result is 1 too high (off by one)" in one_based
+    assert run(spec, lambda scores: np.array([1, 0, 3])).message == (
+        'case "four scores": 2 of 3 values of the result differ from the reference at '
+        "positions 0, 1."
+    )
 
 
 def test_nonfinite_on_moderate_scores_blames_no_overflow():
@@ -442,7 +462,7 @@ def test_html_badge_says_the_status_in_words(answer, label):
 
 
 def _with_hints(spec: Exercise, hints: tuple[str, ...]) -> Exercise:
-    fields = {**spec.__dict__, "hints": hints, "hint": ""}
+    fields = {**spec.__dict__, "hints": hints}
     return Exercise(**fields)
 
 
@@ -492,6 +512,13 @@ def test_hint_gives_the_next_tier_after_a_failed_check(monkeypatch):
     import utils
 
     assert utils.hint is checks.hint
+
+
+def test_the_single_hint_field_is_gone():
+    with pytest.raises(TypeError, match="hint"):
+        Exercise(**{**SOFTMAX.__dict__, "hint": "the old single hint"})
+    assert _with_hints(SOFTMAX, ("first", "second")).hint == "first"
+    assert SOFTMAX.hint == ""
 
 
 def test_hint_of_an_unknown_exercise_names_the_lesson_ids():
@@ -583,7 +610,7 @@ def test_nbgrader_execution_turns_failures_into_assertion_errors(monkeypatch):
         check("00.mean_score", 123.0)
     with pytest.raises(AssertionError, match=r"^\[not attempted\]"):
         check("00.mean_score", None)
-    assert check("00.mean_score", 2.8 / 6).status == "passed"
+    assert check("00.mean_score", float(np.mean([2.0, 1.5, -0.7]))).status == "passed"
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert check("00.mean_score", 123.0).status == "failed"
 

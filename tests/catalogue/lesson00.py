@@ -4,33 +4,33 @@ from tests.catalogue import Right, Wrong
 
 _SCORES = """
 import numpy as np
-scores = np.array([2.0, 1.5, -1.2, 1.0, -0.2, -0.3])
+scores = np.array([2.0, 1.5, -0.7])
 """
 
 WRONG = [
     Wrong(
         "00.mean_score",
         "typed the mean by hand, rounded",
-        "mean_score = 0.47",
+        "mean_score = 0.93",
         diagnosis="rounded to 2 significant digits",
     ),
     Wrong(
         "00.mean_score",
         "typed more digits, still rounded",
-        "mean_score = 0.4667",
+        "mean_score = 0.9333",
         diagnosis="rounded to 4 significant digits",
     ),
     Wrong(
         "00.mean_score",
-        "the mean of the first three scores",
-        _SCORES + "mean_score = scores[:3].mean()",
-        diagnosis="mean of the first 3 scores",
+        "the mean of the first two scores",
+        _SCORES + "mean_score = scores[:2].mean()",
+        diagnosis="mean of the first 2 scores",
     ),
     Wrong(
         "00.mean_score",
-        "the mean of the first four scores (the old four tokens)",
-        _SCORES + "mean_score = scores[:4].mean()",
-        diagnosis="mean of the first 4 scores",
+        "the value the old four-token data gave",
+        "mean_score = 1.0",
+        diagnosis=None,
     ),
     Wrong(
         "00.mean_score",
@@ -108,6 +108,33 @@ def scores_above(scores, threshold):
     return np.where(scores > threshold)
 """,
         diagnosis="a tuple of 1 item",
+    ),
+    Wrong(
+        "00.scores_above",
+        "1-based positions",
+        """
+import numpy as np
+def scores_above(scores, threshold):
+    return np.nonzero(scores > threshold)[0] + 1
+""",
+        diagnosis="1 too high (off by one)",
+    ),
+    Wrong(
+        "00.scores_above",
+        "sorts the caller's scores in place first",
+        """
+import numpy as np
+def scores_above(scores, threshold):
+    scores.sort()
+    return np.nonzero(scores > threshold)[0]
+""",
+        diagnosis="changed its input in place",
+    ),
+    Wrong(
+        "00.mean_score",
+        "an int typed by hand",
+        "mean_score = 1",
+        diagnosis=None,
     ),
     Wrong(
         "00.scores_above",

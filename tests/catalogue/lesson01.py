@@ -237,6 +237,22 @@ def ordered_selection_probability(scores, order):
     ),
     Wrong(
         "01.ordered_selection_probability",
+        "sorts the order before scoring",
+        """
+import numpy as np
+import utils
+def ordered_selection_probability(scores, order):
+    available = np.ones(len(scores), dtype=bool)
+    probability = 1.0
+    for index in sorted(order):
+        probability *= utils.softmax(scores, mask=available)[index]
+        available[index] = False
+    return float(probability)
+""",
+        diagnosis=None,
+    ),
+    Wrong(
+        "01.ordered_selection_probability",
         "adds the probabilities instead of multiplying",
         """
 import numpy as np

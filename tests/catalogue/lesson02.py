@@ -74,6 +74,18 @@ def stable_softmax(logits, axis=-1):
     ),
     Wrong(
         "02.stable_softmax",
+        "shifts by the mean",
+        """
+import numpy as np
+def stable_softmax(logits, axis=-1):
+    finite = np.where(np.isinf(logits), 0, logits)
+    exponentials = np.exp(logits - np.mean(finite, axis=axis, keepdims=True))
+    return exponentials / exponentials.sum(axis=axis, keepdims=True)
+""",
+        diagnosis="exp overflowed to inf",
+    ),
+    Wrong(
+        "02.stable_softmax",
         "forgets to normalize",
         """
 import numpy as np
@@ -137,6 +149,17 @@ def logsumexp(logits, axis=-1):
     return np.squeeze(row_max, axis=axis) + np.log2(sums)
 """,
         diagnosis="use the natural logarithm",
+    ),
+    Wrong(
+        "02.logsumexp",
+        "shifts by the mean",
+        """
+import numpy as np
+def logsumexp(logits, axis=-1):
+    m = np.mean(np.where(np.isinf(logits), 0, logits), axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(logits - m), axis=axis))
+""",
+        diagnosis="exp overflowed to inf",
     ),
     Wrong(
         "02.logsumexp",
@@ -329,6 +352,16 @@ def stable_softmax(logits, axis=-1):
 import scipy.special
 def stable_softmax(logits, axis=-1):
     return scipy.special.softmax(logits, axis=axis)
+""",
+    ),
+    Right(
+        "02.stable_softmax",
+        "exp(z - logsumexp(z))",
+        """
+import scipy.special
+import numpy as np
+def stable_softmax(logits, axis=-1):
+    return np.exp(logits - scipy.special.logsumexp(logits, axis=axis, keepdims=True))
 """,
     ),
     Right(

@@ -54,19 +54,30 @@ def values_match(got, expected, *, rtol: float, atol: float) -> bool:
 
 
 def first_matching_mistake(
-    got, expected, mistakes: Iterable[tuple[object, str]], *, rtol: float, atol: float
+    got,
+    expected,
+    mistakes: Iterable[tuple[object, str]],
+    *,
+    rtol: float,
+    atol: float,
+    unique: bool = False,
 ) -> str | None:
     """The message of the first (wrong result, message) that `got` matches.
 
     A wrong result that matches `expected` itself is skipped: on that case the
-    mistake is harmless, so it cannot explain a failure. A float32 or float16
+    mistake is harmless, so it cannot explain a failure. With `unique=True`,
+    when mistakes with different messages all match (on this case they give
+    the same result), none is named: the case cannot tell which one it was. A float32 or float16
     answer is matched to what its dtype resolves (8 of its eps, relative and
     absolute, scaled by the largest expected value), like `check` itself.
     """
     rtol, atol = widened_tolerance(got, expected, rtol=rtol, atol=atol)
-    for wrong, message in mistakes:
-        if values_match(got, wrong, rtol=rtol, atol=atol) and not values_match(
-            wrong, expected, rtol=rtol, atol=atol
-        ):
-            return message
-    return None
+    matched = [
+        message
+        for wrong, message in mistakes
+        if values_match(got, wrong, rtol=rtol, atol=atol)
+        and not values_match(wrong, expected, rtol=rtol, atol=atol)
+    ]
+    if not matched or (unique and len(set(matched)) > 1):
+        return None
+    return matched[0]

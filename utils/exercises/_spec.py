@@ -97,9 +97,6 @@ class Exercise:
     atol: float = 1e-9
     diagnose: Callable | None = None
     hints: tuple[str, ...] = ()
-    # Transitional: a single `hint=` is read as hints=(hint,); it goes once
-    # every lesson writes `hints`.
-    hint: str = ""
     partial_credit: bool = True
     check_dtype: bool = False
     input_scaled_tolerance: bool = False
@@ -158,17 +155,17 @@ class Exercise:
                 'hints=("the idea ...", "the approach ...").'
             )
         hints = tuple(hints)
-        if self.hint:
-            if hints:
-                raise ValueError(f"{self.id}: give hints=(...) or the old hint=..., not both.")
-            hints = (self.hint,)
         if len(hints) > MAX_HINTS:
             raise ValueError(f"{self.id}: at most {MAX_HINTS} hint tiers, got {len(hints)}.")
         for tier in hints:
             if not isinstance(tier, str) or not tier.strip():
                 raise TypeError(f"{self.id}: every hint must be a non-empty str, got {tier!r}.")
         object.__setattr__(self, "hints", hints)
-        object.__setattr__(self, "hint", hints[0] if hints else "")
+
+    @property
+    def hint(self) -> str:
+        """The first hint tier, the only one the grader's feedback shows ('' if none)."""
+        return self.hints[0] if self.hints else ""
 
     @property
     def lesson(self) -> str:

@@ -2,10 +2,11 @@
 
 The notebook defines the same scores as `WARMUP_SCORES`, so the value
 exercise compares the learner's number with the mean of these. The scores
-are chosen so that no usual slip gives the mean too (the mean of the first
-four, or the sum divided by the wrong count, all differ), and the mean
-(2.8 / 6) has more digits than anyone types: the check compares about 12
-significant digits, so a number typed by hand fails and says so.
+are chosen so that no usual slip gives the mean too (the sum, the median,
+the mean of the first two, the sum divided by a wrong count all differ),
+and the mean (2.8 / 3) has more digits than anyone types: the check
+compares about 12 significant digits, so a number typed by hand fails and
+says so.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 from utils.exercises._matching import first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 
-# The scores the lesson's notebook shows for six candidate next tokens.
-WARMUP_TOKENS = ("cat", "dog", "car", "the", "bird", "tree")
-WARMUP_SCORES = np.array([2.0, 1.5, -1.2, 1.0, -0.2, -0.3])
+# The scores the lesson's notebook shows for three candidate next tokens.
+WARMUP_TOKENS = ("cat", "dog", "car")
+WARMUP_SCORES = np.array([2.0, 1.5, -0.7])
 
 
 def _mean_score() -> float:
@@ -37,7 +38,8 @@ def _diagnose_mean_score(case: Case, expected, got) -> str | None:
             f"that is the sum divided by {count}; divide by the number of scores, "
             f"{scores.size} (len(scores), or let NumPy count).",
         )
-        for count in range(1, scores.size)
+        for count in range(2, scores.size + 2)
+        if count != scores.size
     ]
     mistakes += [
         (
@@ -52,7 +54,7 @@ def _diagnose_mean_score(case: Case, expected, got) -> str | None:
             "that is the mean of exp(scores); the exercise asks for the mean of the scores.",
         )
     )
-    return first_matching_mistake(got, expected, mistakes, rtol=1e-12, atol=0.0)
+    return first_matching_mistake(got, expected, mistakes, rtol=1e-12, atol=0.0, unique=True)
 
 
 def scores_above(scores, threshold):
@@ -118,7 +120,7 @@ EXERCISES = [
         kind="function",
         reference=scores_above,
         visible_cases=(
-            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's six scores, threshold 1.0"),
+            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's three scores, threshold 1.0"),
             Case(args=(np.array([0.3, -2.0, 0.7]), 5.0), label="no score above the threshold"),
             Case(args=(np.array([-1.0, 4.0, 4.0, 2.5]), -3.0), label="every score above"),
             Case(args=(np.array([1.0, 1.0, 2.0]), 1.0), label="scores equal to the threshold"),
@@ -152,7 +154,7 @@ DEMOS = [
         kind="function",
         reference=_top_token,
         visible_cases=(
-            Case(args=(WARMUP_SCORES,), label="the lesson's six scores"),
+            Case(args=(WARMUP_SCORES,), label="the lesson's three scores"),
             Case(args=(np.array([-3.0, -1.0, -2.0]),), label="all scores negative"),
             Case(args=(np.array([1.0, 3.0, 3.0]),), label="a tie: the first one wins"),
         ),

@@ -42,7 +42,9 @@ _MISTAKE_ATOL = 1e-10
 
 
 def _first_mistake(got, expected, mistakes, rtol: float = _MISTAKE_RTOL) -> str | None:
-    return first_matching_mistake(got, expected, mistakes, rtol=rtol, atol=_MISTAKE_ATOL)
+    return first_matching_mistake(
+        got, expected, mistakes, rtol=rtol, atol=_MISTAKE_ATOL, unique=True
+    )
 
 
 # ---------------------------------------------------------------- 01.softmax
@@ -293,6 +295,11 @@ def _ordered_diagnose(case: Case, expected, got) -> str | None:
             (
                 ordered_selection_reference(scores, order[::-1]),
                 "you scored the picks in reverse order; the first item in `order` is picked first.",
+            ),
+            (
+                ordered_selection_reference(scores, sorted(order)),
+                "you scored the picks in increasing index order; `order` gives the order of "
+                "picking, keep it as it is.",
             ),
         ],
     )

@@ -31,7 +31,7 @@ _GUESS_ATOL = 5e-4
 
 
 def _first_mistake(got, expected, mistakes, atol: float = _ATOL) -> str | None:
-    return first_matching_mistake(got, expected, mistakes, rtol=_RTOL, atol=atol)
+    return first_matching_mistake(got, expected, mistakes, rtol=_RTOL, atol=atol, unique=True)
 
 
 # -------------------------------------------------------- 03.apply_temperature
@@ -170,8 +170,8 @@ def _entropy_diagnose(case: Case, expected, got) -> str | None:
         if nan.any() and np.array_equal(nan, (probs == 0).any(axis=-1)):
             return (
                 "0 * log(0) gave nan: a token with probability 0 adds nothing to the "
-                "entropy (0 log 0 = 0), so replace the zeros before taking the log, "
-                "e.g. np.where(probs > 0, probs, 1.0)."
+                "entropy (0 log 0 = 0), so replace the zeros by a number whose log is 0 "
+                "before taking the log."
             )
     terms = -probs * np.log(np.where(probs > 0, probs, 1.0))
     mistakes = [
