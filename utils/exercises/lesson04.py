@@ -214,6 +214,9 @@ def _most_likely_hidden(rng: np.random.Generator) -> list[Case]:
         vocab = [str(word) for word in rng.choice(_TINY_VOCAB, size=size, replace=False)]
         offset = float(rng.choice([0.0, rng.uniform(-50, 50), rng.uniform(200, 900)]))
         logits = offset + rng.uniform(0.2, 5.0) * rng.standard_normal(size)
+        if index == 5:
+            logits = np.round(logits)  # whole numbers: ties for the top are likely
+            logits[int(rng.integers(size))] = logits.max()  # and at least one tie
         cases.append(Case(args=(logits, vocab), label=f"random scores #{index + 1}, {size} words"))
     return cases
 

@@ -119,6 +119,8 @@ def _next_hidden(rng: np.random.Generator) -> list[Case]:
         batch, vocab = int(rng.integers(1, 9)), int(rng.integers(2, 90))
         offsets = rng.uniform(-500.0, 500.0, size=(batch, 1)) * float(rng.integers(0, 2))
         logits = offsets + rng.uniform(0.5, 6.0) * rng.standard_normal((batch, vocab))
+        if index == 4:
+            logits[0, 0] += 900.0  # one row wider than exp's range
         cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
     return cases
 
@@ -473,6 +475,8 @@ def _confidence_hidden(rng: np.random.Generator) -> list[Case]:
         logits = offsets + rng.uniform(0.2, 5.0, size=(batch, 1)) * rng.standard_normal(
             (batch, vocab)
         )
+        if index == 4:
+            logits[-1] = logits[0]  # two identical contexts: a tie
         cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
     return cases
 
@@ -612,6 +616,10 @@ def _fp16_hidden(rng: np.random.Generator) -> list[Case]:
         logits = float(rng.uniform(-60.0, 30.0)) + rng.uniform(0.5, 5.0) * rng.standard_normal(
             (batch, vocab)
         )
+        if index == 3:
+            # Confident and wide: exp overflows even in float32, a softmax underflows to 0.
+            logits = rng.uniform(-60.0, 60.0, size=(batch, vocab))
+            logits[:, 0] = 100.0
         cases.append(
             Case(args=(logits.astype(np.float16),), label=f"random #{index + 1}: {vocab} tokens")
         )
@@ -757,6 +765,12 @@ def _rank_hidden(rng: np.random.Generator) -> list[Case]:
         lengths = rng.integers(1, 40, size=count)
         totals = -rng.uniform(0.2, 3.0, size=count) * lengths
         penalty = float(np.round(rng.uniform(0.0, 2.0), 2))
+        if index == 4:
+            # Per-token scores from three values: exact ties at length_penalty = 1.
+            count = int(rng.integers(18, 30))
+            lengths = rng.integers(1, 12, size=count)
+            totals = rng.choice([-1.0, -1.5, -2.0], size=count) * lengths
+            penalty = 1.0
         cases.append(
             Case(
                 args=(totals, lengths),
