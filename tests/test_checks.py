@@ -824,3 +824,28 @@ def test_a_missed_infinity_is_named_at_its_position():
         'case "masked": the result is not -inf at position 1, where the expected value '
     )
     assert "overflow" not in message
+
+
+def test_the_spec_can_say_what_size_the_computed_numbers_have():
+    scores = np.array([5.0, 4.97, 4.9])
+    spec = Exercise(
+        id="99.temperature",
+        title="Temperature",
+        points=1,
+        answer_name="apply_temperature",
+        kind="function",
+        reference=lambda logits, temperature: softmax(logits / temperature),
+        visible_cases=(Case(args=(scores, 0.03), label="T = 0.03"),),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+    def in_float32(logits, temperature):
+        return softmax(np.float32(logits) / np.float32(temperature))
+
+    worst = np.max(np.abs(in_float32(scores, 0.03) - softmax(scores / 0.03)))
+    assert worst > 4 * np.finfo(np.float32).eps * np.max(np.abs(scores))
+    assert run(spec, in_float32).status == "failed"
+    sized = Exercise(**{**spec.__dict__, "input_scale": lambda case: 5.0 / 0.03})
+    assert run(sized, in_float32).status == "passed"
+    assert run(sized, lambda logits, temperature: softmax(logits)).status == "failed"

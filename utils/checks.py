@@ -790,7 +790,7 @@ def _tolerance(exercise: Exercise, case: Case | None, reference_dtype, result_dt
         and np.finfo(result_dtype).eps > np.finfo(reference_dtype).eps
     )
     if case is not None and (coarser or exercise.input_scaled_tolerance):
-        atol = max(atol, _INPUT_EPS * eps * _input_scale(case))
+        atol = max(atol, _INPUT_EPS * eps * _input_scale(case, exercise))
     return {"rtol": rtol, "atol": atol}
 
 
@@ -804,8 +804,16 @@ def _held_eps(reference_dtype: np.dtype, dtype: np.dtype) -> float | None:
     return float(np.finfo(dtype).eps)
 
 
-def _input_scale(case: Case) -> float:
-    """The largest finite |number| among the case's inputs (at least 1)."""
+def _input_scale(case: Case, exercise: Exercise | None = None) -> float:
+    """The size of the numbers the result is computed from (at least 1): the spec's
+    `input_scale(case)`, else the largest finite |number| among the case's inputs."""
+    if exercise is not None and exercise.input_scale is not None:
+        try:
+            scale = float(exercise.input_scale(case))
+        except Exception:  # a scale that cannot read this case: use the generic one
+            scale = math.nan
+        if math.isfinite(scale):
+            return max(1.0, abs(scale))
     largest = 1.0
     for value in (*case.args, *case.kwargs.values()):
         if isinstance(value, (bool, np.bool_)):

@@ -73,7 +73,9 @@ class Exercise:
     (float32: 4 eps relative, 2 eps absolute) and, when the answer worked in a
     coarser dtype than its inputs or `input_scaled_tolerance=True` (results
     that are differences of numbers as large as the inputs, like
-    z - logsumexp(z)), to 4 eps of the largest input absolutely.
+    z - logsumexp(z)), to 4 eps of the largest input absolutely. The size of
+    the inputs is the largest finite |number| among the case's arguments, or
+    `input_scale(case)` when the spec defines it (softmax(z / T): max|z| / T).
     `axis_of_reference` names the axis a reference without an `axis`
     argument works along (-1), so `check` can recognize "the same along
     another axis".
@@ -100,6 +102,7 @@ class Exercise:
     partial_credit: bool = True
     check_dtype: bool = False
     input_scaled_tolerance: bool = False
+    input_scale: Callable | None = None
     axis_of_reference: int | None = None
 
     def __post_init__(self):
@@ -143,6 +146,8 @@ class Exercise:
             raise TypeError(f"{self.id}: diagnose must be callable or None.")
         if not (self.rtol >= 0 and self.atol >= 0):
             raise ValueError(f"{self.id}: rtol and atol must be >= 0.")
+        if self.input_scale is not None and not callable(self.input_scale):
+            raise TypeError(f"{self.id}: input_scale must be a function of a Case or None.")
         if self.axis_of_reference is not None and not isinstance(self.axis_of_reference, int):
             raise TypeError(f"{self.id}: axis_of_reference must be an int axis or None.")
         self._set_hints()

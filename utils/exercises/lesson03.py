@@ -59,6 +59,12 @@ def _temperature_hidden(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _scaled_scores_size(case: Case) -> float:
+    """max |z / T|: what float32 rounding of the divided scores is relative to."""
+    logits, temperature = np.asarray(case.args[0], dtype=np.float64), float(case.args[1])
+    return float(np.max(np.abs(logits))) / temperature
+
+
 def _temperature_diagnose(case: Case, expected, got) -> str | None:
     logits, temperature = np.asarray(case.args[0], dtype=np.float64), float(case.args[1])
     mistakes = [
@@ -128,6 +134,7 @@ APPLY_TEMPERATURE = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_temperature_diagnose,
+    input_scale=_scaled_scores_size,
     axis_of_reference=-1,
     hints=(
         "The temperature rescales the scores before the softmax: T < 1 spreads them apart "
