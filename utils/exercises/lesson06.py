@@ -114,6 +114,12 @@ def _sequence_hidden(rng: np.random.Generator) -> list[Case]:
         dtype = np.float32 if offset in (0.0, 95.0) else np.float64
         logits = (offset + _steps(rng, time, vocab, float(rng.uniform(0.5, 6.0)))).astype(dtype)
         token_ids = rng.integers(0, vocab, size=time)
+        if index == 4 and vocab > 2:
+            # A masked token (-inf) at every step, never the chosen one.
+            masked = (token_ids + 1 + rng.integers(0, vocab - 1, size=time)) % vocab
+            logits[np.arange(time), masked] = -np.inf
+        elif index == 5:
+            logits[0, token_ids[0]] -= 800.0  # a chosen token far below the others
         label = f"random #{index + 1}: {time} steps, {vocab} tokens, scores near {offset:g}"
         cases.append(Case(args=(logits, token_ids), label=label))
     return cases

@@ -103,6 +103,13 @@ def _random_batch(rng: np.random.Generator, index: int):
     spread = float(rng.uniform(0.3, 8.0))
     logits = offset + spread * rng.standard_normal((positions, vocab))
     targets = rng.integers(0, vocab, size=positions)
+    rows = np.arange(positions)
+    if index == 4 and vocab > 2:
+        # A masked token (-inf) in every row, never the target.
+        masked = (targets + 1 + rng.integers(0, vocab - 1, size=positions)) % vocab
+        logits[rows, masked] = -np.inf
+    elif index == 5:
+        logits[0, targets[0]] -= 800.0  # a target whose probability underflows to 0
     label = f"random #{index + 1}: {positions} positions, {vocab} tokens, scores near {offset:g}"
     return logits, targets, label
 
