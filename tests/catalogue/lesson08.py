@@ -646,6 +646,20 @@ WRONG.append(
     )
 )
 
+WRONG.append(
+    Wrong(
+        "08.score_completions",
+        "every -inf and NaN zeroed, then multiplied by the mask",
+        source=_SCORE_HEAD
+        + """
+def score_completions(logits, token_ids, mask, length_penalty=1.0):
+    picked = np.nan_to_num(token_log_probs(logits, token_ids), nan=0.0, neginf=0.0)
+    return (picked * mask).sum(axis=-1) / mask.sum(axis=-1) ** length_penalty
+""",
+        diagnosis="keep that -inf",
+    )
+)
+
 RIGHT = [
     Right(
         "08.next_token_probs",

@@ -237,7 +237,13 @@ def _most_likely_diagnose(case: Case, expected, got) -> str | None:
             "the probability is not a finite number: exp of large scores overflowed "
             "(inf / inf = NaN). Subtract the largest score before exponentiating."
         )
-    if isinstance(word, str) and word != expected[0]:
+    probs = softmax(scores)
+    if isinstance(word, str) and word in vocab and word != expected[0]:
+        # The mistakes below still compute a probability: that of the top word or of the
+        # word returned. Any other number (typed by hand) names no mistake.
+        own = probs[list(vocab).index(word)]
+        if not any(_close(number, value, rtol=1e-6) for value in (probs[best], own)):
+            return None
         tied = [vocab[i] for i in np.flatnonzero(scores == scores[best])]
         if word in tied:
             return (

@@ -540,6 +540,27 @@ def _best_diagnose(case: Case, expected, got) -> str | None:
         return None
     if np.array_equal(ids, expected_ids[::-1]):
         return "the ids are in reverse order; the first token comes first."
+    # A search that picks other ids still scores what it picked (or a mistake's own score):
+    # a number that is no score of these ids means the ids were not searched for at all
+    # (typed by hand), and then no mistake is named.
+    joint = _joint_log_probs(first, second, third)
+    if ids.dtype.kind not in "iu" or (ids < 0).any() or (ids >= len(first)).any():
+        return None
+    own = float(joint[tuple(int(i) for i in ids)])
+    try:
+        number = float(np.asarray(got[1], dtype=np.float64))
+    except (TypeError, ValueError):
+        return None
+    scored = [own, float(np.exp(own)), -own]
+    if not any(np.isclose(number, value, rtol=1e-6, atol=1e-12) for value in scored):
+        with np.errstate(divide="ignore"):
+            logs = [np.log(table) for table in (first, second, third)]
+        misaligned_scores = [
+            (logs[0][None, None, :] + logs[1][None, :, :] + logs[2])[tuple(ids)],
+            (logs[0][:, None, None] + logs[1][None, :, :] + logs[2])[tuple(ids)],
+        ]
+        if not any(np.isclose(number, value) for value in misaligned_scores):
+            return None
     vocab = len(first)
     if vocab > 3:
         restricted = _joint_log_probs(first[:3], second[:3, :3], third[:3, :3, :3])

@@ -910,6 +910,14 @@ def _tiny_real_token():
     return logits, token_ids, mask
 
 
+def _impossible_real_token():
+    # The first completion contains a token of probability 0: its score is -inf.
+    logits, token_ids, mask = _padded_batch(816, [3, 2], 3, 5, 1.0)
+    logits[0, 1, token_ids[0, 1]] = -np.inf
+    logits[~mask, 0] = -np.inf
+    return logits, token_ids, mask
+
+
 def _nan_padding():
     logits, token_ids, mask = _padded_batch(814, [3, 1], 3, 5, 1.0)
     logits[~mask] = np.nan
@@ -947,6 +955,7 @@ _SCORE_CASES = (
     Case(args=(*_padded_batch(812, [300, 180], 300, 40, 1.0),), label="completions of 300 tokens"),
     Case(args=_masked_pad_token(), label="the pad token scored -inf at the padding"),
     Case(args=_tiny_real_token(), label="a real token with log-probability near -800"),
+    Case(args=_impossible_real_token(), label="a real token the model rules out (score -inf)"),
     Case(args=_nan_padding(), label="NaN logits at the padding (a fully masked attention row)"),
 )
 
@@ -991,6 +1000,11 @@ def _score_diagnose(case: Case, expected, got) -> str | None:
     with np.errstate(all="ignore"):
         multiplied = (picked * mask).sum(axis=-1) / real**penalty
         everything = picked.sum(axis=-1)
+    if (np.isneginf(expected) & np.isfinite(value)).any():
+        return (
+            "a real token has probability 0 (score -inf), so its completion's score is -inf; "
+            "keep that -inf: only the padding positions are left out."
+        )
     broken = ~np.isfinite(value) & np.isfinite(expected)
     if broken.any():
         if np.array_equal(np.isnan(value), np.isnan(multiplied)) and np.isnan(multiplied).any():
