@@ -91,7 +91,7 @@ def _other_diagnoses(entry: Wrong) -> list[str]:
 @pytest.fixture(autouse=True)
 def _time_limit(monkeypatch):
     """Stop a catalogued answer that never returns (main thread only)."""
-    # Catalogued endless loops are stopped sooner than a learner's 5 s.
+    # Catalogued endless loops are stopped sooner than a learner's 3 s.
     monkeypatch.setattr(checks, "CASE_TIME_LIMIT", 1.0)
     if threading.current_thread() is not threading.main_thread():
         yield

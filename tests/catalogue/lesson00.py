@@ -4,20 +4,20 @@ from tests.catalogue import Right, Wrong
 
 _SCORES = """
 import numpy as np
-scores = np.array([2.0, 1.5, -0.7])
+scores = np.array([2.0, 1.5, -0.6])
 """
 
 WRONG = [
     Wrong(
         "00.mean_score",
         "typed the mean by hand, rounded",
-        "mean_score = 0.93",
+        "mean_score = 0.97",
         diagnosis="rounded to 2 significant digits",
     ),
     Wrong(
         "00.mean_score",
         "typed more digits, still rounded",
-        "mean_score = 0.9333",
+        "mean_score = 0.9667",
         diagnosis="rounded to 4 significant digits",
     ),
     Wrong(
@@ -129,6 +129,12 @@ def scores_above(scores, threshold):
     return np.nonzero(scores > threshold)[0]
 """,
         diagnosis="changed its input in place",
+    ),
+    Wrong(
+        "00.mean_score",
+        "the mean of the absolute values",
+        _SCORES + "mean_score = np.mean(np.abs(scores))",
+        diagnosis="mean of the absolute values",
     ),
     Wrong(
         "00.mean_score",

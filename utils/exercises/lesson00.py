@@ -3,8 +3,9 @@
 The notebook defines the same scores as `WARMUP_SCORES`, so the value
 exercise compares the learner's number with the mean of these. The scores
 are chosen so that no usual slip gives the mean too (the sum, the median,
-the mean of the first two, the sum divided by a wrong count all differ),
-and the mean (2.8 / 3) has more digits than anyone types: the check
+the mean of the first two, the sum divided by a wrong count, the mean of
+the absolute values all differ),
+and the mean (2.9 / 3) has more digits than anyone types: the check
 compares about 12 significant digits, so a number typed by hand fails and
 says so.
 """
@@ -18,7 +19,7 @@ from utils.exercises._spec import Case, Exercise
 
 # The scores the lesson's notebook shows for three candidate next tokens.
 WARMUP_TOKENS = ("cat", "dog", "car")
-WARMUP_SCORES = np.array([2.0, 1.5, -0.7])
+WARMUP_SCORES = np.array([2.0, 1.5, -0.6])
 
 
 def _mean_score() -> float:
@@ -31,6 +32,11 @@ def _diagnose_mean_score(case: Case, expected, got) -> str | None:
         (scores.sum(), "that is the sum of the scores; the mean divides it by their number."),
         (np.median(scores), "that is the median (the middle score); the mean is the average."),
         (scores.max(), "that is the highest score; the mean is the average of all of them."),
+        (
+            np.mean(np.abs(scores)),
+            "that is the mean of the absolute values; average the scores themselves, "
+            "negative ones included.",
+        ),
     ]
     mistakes += [
         (
