@@ -356,6 +356,19 @@ WRONG = [
         """,
         diagnosis="tie for the highest top probability",
     ),
+    Wrong(
+        "08.most_confident_context",
+        "the gap between the two top probabilities",
+        source="""
+        import numpy as np
+        import utils
+
+        def most_confident_context(logits):
+            top_two = np.sort(utils.softmax(logits, axis=-1), axis=-1)[:, -2:]
+            return int(np.argmax(top_two[:, 1] - top_two[:, 0]))
+        """,
+        diagnosis="two top probabilities",
+    ),
     # --- 08.log_probs_fp16 -------------------------------------------------------------------
     Wrong(
         "08.log_probs_fp16",

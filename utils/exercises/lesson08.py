@@ -446,6 +446,19 @@ _CONFIDENCE_CASES = (
     Case(
         args=(
             np.array(
+                [
+                    [0.2, -0.7, -0.6, -0.7],
+                    [6.7, 6.3, 1.8, 4.6],
+                    [4.9, 4.9, 4.7, 0.4],
+                    [-0.8, -1.8, -2.8, -1.6],
+                ]
+            ),
+        ),
+        label="four contexts: the largest gap between two top probabilities is elsewhere",
+    ),
+    Case(
+        args=(
+            np.array(
                 [[4.0, 3.9, 3.8, 0.0], [2.0, -1.0, -1.0, -1.0], [6.0, 5.0, 5.0, 5.0]], np.float32
             ),
         ),
@@ -490,6 +503,7 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
     probs = softmax(logits, axis=-1)
     entropy = -np.sum(probs * log_softmax(logits, axis=-1), axis=-1, where=probs > 0)
     top_two = np.sort(logits, axis=-1)[:, -2:]
+    top_two_probs = np.sort(probs, axis=-1)[:, -2:]
     criteria = [
         (
             np.argmax(logits.max(axis=-1)),
@@ -522,6 +536,11 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
             np.argmax(softmax(logits, axis=0).max(axis=-1)) if logits.shape[0] > 1 else -1,
             "that row has the largest probability when each token is normalized over the "
             "contexts (axis 0); each context's distribution runs along the last axis.",
+        ),
+        (
+            np.argmax(top_two_probs[:, 1] - top_two_probs[:, 0]) if logits.shape[1] > 1 else -1,
+            "that row has the largest gap between its two top probabilities; the exercise "
+            "compares the top probability itself, and a large gap can sit under a small top.",
         ),
     ]
     if 0 <= index < logits.shape[0] and index != int(expected):
