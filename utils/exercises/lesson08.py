@@ -488,8 +488,14 @@ def _confidence_hidden(rng: np.random.Generator) -> list[Case]:
         logits = offsets + rng.uniform(0.2, 5.0, size=(batch, 1)) * rng.standard_normal(
             (batch, vocab)
         )
-        if index == 4:
-            logits[-1] = logits[0]  # two identical contexts: a tie
+        # No near-ties: two top probabilities closer than rounding would let a correct answer
+        # computed another way pick the other row. (The visible cases hold an exact tie of
+        # identical 3-token rows, where every formulation computes the same numbers.)
+        top = np.sort(softmax(logits, axis=-1).max(axis=-1))
+        while top.size > 1 and top[-1] - top[-2] < 1e-6:
+            best = int(np.argmax(softmax(logits, axis=-1).max(axis=-1)))
+            logits[best, int(np.argmax(logits[best]))] += 1.0
+            top = np.sort(softmax(logits, axis=-1).max(axis=-1))
         cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
     return cases
 
