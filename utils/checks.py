@@ -1033,8 +1033,14 @@ def _rounded_value(want, have, subject, exercise) -> str | None:
     if want.shape != () or not (math.isfinite(float(want)) and math.isfinite(float(have))):
         return None
     value, expected = float(have), float(want)
+    if value == expected or value == 0 or expected == 0:
+        return None
     for digits in range(1, 9):
-        if float(f"{expected:.{digits}g}") == value and value != expected:
+        # `value` has `digits` significant digits and is within half a unit of the
+        # last one from the answer: rounded by hand (half up or half to even).
+        unit = 10.0 ** (math.floor(math.log10(abs(expected))) - digits + 1)
+        short = float(f"{value:.{digits}g}") == value
+        if short and abs(value - expected) <= 0.5 * unit * (1 + 1e-9):
             rounded = (
                 f"{subject} is the right value rounded to {digits} significant "
                 f"digit{'s' * (digits > 1)}"

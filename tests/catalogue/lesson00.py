@@ -4,21 +4,21 @@ from tests.catalogue import Right, Wrong
 
 _SCORES = """
 import numpy as np
-scores = np.array([2.0, 1.5, -0.6])
+scores = np.array([2.0, 1.5, -0.6, 0.35])
 """
 
 WRONG = [
     Wrong(
         "00.mean_score",
         "typed the mean by hand, rounded",
-        "mean_score = 0.97",
+        "mean_score = 0.81",
         diagnosis="rounded to 2 significant digits",
     ),
     Wrong(
         "00.mean_score",
         "typed more digits, still rounded",
-        "mean_score = 0.9667",
-        diagnosis="rounded to 4 significant digits",
+        "mean_score = 0.813",
+        diagnosis="rounded to 3 significant digits",
     ),
     Wrong(
         "00.mean_score",
@@ -28,7 +28,13 @@ WRONG = [
     ),
     Wrong(
         "00.mean_score",
-        "the value the old four-token data gave",
+        "the mean of the first three scores",
+        _SCORES + "mean_score = scores[:3].mean()",
+        diagnosis="mean of the first 3 scores",
+    ),
+    Wrong(
+        "00.mean_score",
+        "the value the old data gave",
         "mean_score = 1.0",
         diagnosis=None,
     ),
@@ -40,9 +46,9 @@ WRONG = [
     ),
     Wrong(
         "00.mean_score",
-        "divided by four",
-        _SCORES + "mean_score = scores.sum() / 4",
-        diagnosis="sum divided by 4",
+        "divided by three",
+        _SCORES + "mean_score = scores.sum() / 3",
+        diagnosis="sum divided by 3",
     ),
     Wrong(
         "00.mean_score",

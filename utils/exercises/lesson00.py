@@ -3,11 +3,10 @@
 The notebook defines the same scores as `WARMUP_SCORES`, so the value
 exercise compares the learner's number with the mean of these. The scores
 are chosen so that no usual slip gives the mean too (the sum, the median,
-the mean of the first two, the sum divided by a wrong count, the mean of
-the absolute values all differ),
-and the mean (2.9 / 3) has more digits than anyone types: the check
-compares about 12 significant digits, so a number typed by hand fails and
-says so.
+the mean of the first two or three, the sum divided by a wrong count, the
+mean of the absolute values all differ). The check compares about 12
+significant digits, so a rounded number typed by hand fails and says so
+(an exact one, 0.8125, cannot be told from a computed one).
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ import numpy as np
 from utils.exercises._matching import first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 
-# The scores the lesson's notebook shows for three candidate next tokens.
-WARMUP_TOKENS = ("cat", "dog", "car")
-WARMUP_SCORES = np.array([2.0, 1.5, -0.6])
+# The scores the lesson's notebook shows for four candidate next tokens.
+WARMUP_TOKENS = ("cat", "dog", "car", "the")
+WARMUP_SCORES = np.array([2.0, 1.5, -0.6, 0.35])
 
 
 def _mean_score() -> float:
@@ -126,7 +125,7 @@ EXERCISES = [
         kind="function",
         reference=scores_above,
         visible_cases=(
-            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's three scores, threshold 1.0"),
+            Case(args=(WARMUP_SCORES, 1.0), label="the lesson's four scores, threshold 1.0"),
             Case(args=(np.array([0.3, -2.0, 0.7]), 5.0), label="no score above the threshold"),
             Case(args=(np.array([-1.0, 4.0, 4.0, 2.5]), -3.0), label="every score above"),
             Case(args=(np.array([1.0, 1.0, 2.0]), 1.0), label="scores equal to the threshold"),
@@ -160,7 +159,7 @@ DEMOS = [
         kind="function",
         reference=_top_token,
         visible_cases=(
-            Case(args=(WARMUP_SCORES,), label="the lesson's three scores"),
+            Case(args=(WARMUP_SCORES,), label="the lesson's four scores"),
             Case(args=(np.array([-3.0, -1.0, -2.0]),), label="all scores negative"),
             Case(args=(np.array([1.0, 3.0, 3.0]),), label="a tie: the first one wins"),
         ),
