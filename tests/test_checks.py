@@ -865,3 +865,36 @@ def test_the_spec_can_say_what_size_the_computed_numbers_have():
     sized = Exercise(**{**spec.__dict__, "input_scale": lambda case: 5.0 / 0.03})
     assert run(sized, in_float32).status == "passed"
     assert run(sized, lambda logits, temperature: softmax(logits)).status == "failed"
+
+
+def test_a_diagnosis_can_be_required_to_hold_on_every_failing_case():
+    def diagnose(case, expected, got):
+        (scores,) = case.args
+        if int(got) == 0:
+            return "you took the first"
+        if int(got) == len(scores) - 1:
+            return "you took the last"
+        return None
+
+    spec = Exercise(
+        id="99.pick",
+        title="Pick",
+        points=1,
+        answer_name="pick",
+        kind="function",
+        reference=lambda scores: np.argmax(scores),
+        visible_cases=(
+            Case(args=(np.array([0.0, 5.0, 1.0]),), label="middle"),
+            Case(args=(np.array([0.0, 5.0, 1.0, 2.0]),), label="second of four"),
+        ),
+        diagnose=diagnose,
+    )
+    plain = "the result differs from the reference."
+    # By default each case names what it matches, coincidence or not.
+    wobbly = run(spec, lambda scores: 0 if len(scores) == 3 else 3)
+    assert [case.message for case in wobbly.cases] == ["you took the first", "you took the last"]
+    strict = Exercise(**{**spec.__dict__, "consistent_diagnosis": True})
+    wobbly = run(strict, lambda scores: 0 if len(scores) == 3 else 3)
+    assert [case.message for case in wobbly.cases] == [plain, plain]
+    assert run(strict, lambda scores: len(scores) - 1).cases[1].message == "you took the last"
+    assert run(strict, lambda scores: 0).message.startswith('case "middle": you took the first')

@@ -454,11 +454,14 @@ def evaluate(
             reports,
             len(exercise.hints),
         )
-    reports = []
-    for index, (case, outcome) in enumerate(zip(cases, outcomes, strict=True)):
-        label = _label(case, index, exercise)
-        status, message = _judge(exercise, case, outcome)
-        reports.append(CaseReport(label, status, message))
+    pairs = zip(cases, outcomes, strict=True)
+    judged = [_judge(exercise, case, outcome) for case, outcome in pairs]
+    reports = [
+        CaseReport(_label(case, index, exercise), verdict.status, message)
+        for index, (case, verdict, message) in enumerate(
+            zip(cases, judged, _confirmed_messages(exercise, judged), strict=True)
+        )
+    ]
     passed = sum(report.status == "passed" for report in reports)
     if exercise.partial_credit:
         points = round(float(exercise.points) * passed / total, 2)
@@ -519,24 +522,53 @@ def _passed_message(exercise, total, cases, outcomes) -> str:
     return message
 
 
-def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> tuple[str, str]:
-    """(case status, message) for one outcome."""
+def _confirmed_messages(exercise: Exercise, judged: list) -> list[str]:
+    """Each case's message; with `consistent_diagnosis`, an exercise diagnosis is kept
+    only when no other failing case named a different mistake (a constant answer
+    matches some mistake on one case by coincidence, a real mistake on all of them)."""
+    if not exercise.consistent_diagnosis:
+        return [verdict.message for verdict in judged]
+    named = [verdict.specific for verdict in judged if verdict.status == "failed"]
+    messages = []
+    for verdict in judged:
+        others = [m for m in named if m != verdict.specific]
+        confirmed = verdict.specific and not others
+        messages.append(verdict.message if confirmed or not verdict.specific else verdict.plain)
+    return messages
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """One case judged: status and message; `specific` is the exercise's own diagnosis
+    when it gave the message, `plain` the message without it."""
+
+    status: str
+    message: str
+    specific: str = ""
+    plain: str = ""
+
+
+def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> _Verdict:
+    """The verdict on one outcome."""
     if outcome.status == "not_implemented":
-        return "failed", (
+        return _Verdict(
+            "failed",
             f"your {exercise.answer_name} raised NotImplementedError on this case; "
-            "finish the code for it."
+            "finish the code for it.",
         )
     if outcome.status == "error":
-        return "error", outcome.error + _explain_broadcast(outcome.error)
+        return _Verdict("error", outcome.error + _explain_broadcast(outcome.error))
     subject = "the result" if exercise.kind == "function" else exercise.answer_name
     expected = _reference_value(exercise, case)
     problem = _difference(
         expected, outcome.value, outcome.value_type, subject, exercise, outcome, case
     )
+    specific, plain = "", ""
     if problem is not None and problem[0] != "type":
         # The exercise's own diagnosis knows its typical mistakes best.
-        specific = _exercise_diagnosis(exercise, case, expected, outcome.value)
+        specific = _exercise_diagnosis(exercise, case, expected, outcome.value) or ""
         if specific:
+            plain = _with_warning(_with_modified(problem[1], outcome), outcome)
             problem = ("specific", specific)
         elif problem[0] == "values":
             problem = ("values", _diagnose_values(exercise, case, expected, outcome, problem[1]))
@@ -548,12 +580,14 @@ def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> tuple[str, s
     if problem is None and outcome.modified_inputs:
         problem = ("modified", _modified_message(outcome))
     if problem is None:
-        return "passed", ""
-    message = problem[1]
-    explained = " emitted " in message
-    if outcome.warnings and not explained:
-        message = message.rstrip(".") + f" (it also emitted {outcome.warnings[0]})."
-    return "failed", message
+        return _Verdict("passed", "")
+    return _Verdict("failed", _with_warning(problem[1], outcome), specific, plain)
+
+
+def _with_warning(message: str, outcome: CaseOutcome) -> str:
+    if outcome.warnings and " emitted " not in message:
+        return message.rstrip(".") + f" (it also emitted {outcome.warnings[0]})."
+    return message
 
 
 _BROADCAST = re.compile(r"could not be broadcast together with shapes \(([\d, ]*)\) \(([\d, ]*)\)")

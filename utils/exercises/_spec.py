@@ -80,6 +80,10 @@ class Exercise:
     argument works along (-1), so `check` can recognize "the same along
     another axis".
 
+    With `consistent_diagnosis=True`, a `diagnose` message is shown only when
+    no other failing case of the same answer named a different mistake (for
+    answers such as an index, which a constant matches by coincidence).
+
     `hints` are one to three tiers, from the idea ("only differences of
     scores matter") to the approach ("subtract each row's maximum before
     exponentiating"), never the code line. `check` shows the first after a
@@ -104,6 +108,7 @@ class Exercise:
     input_scaled_tolerance: bool = False
     input_scale: Callable | None = None
     axis_of_reference: int | None = None
+    consistent_diagnosis: bool = False
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
