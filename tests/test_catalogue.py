@@ -67,7 +67,7 @@ def _graded(spec, answer, seed: int):
     cases = [*spec.check_cases, *spec.draw_hidden_cases(seed)]
     outcomes = []
     for case in cases:
-        outcome = checks._run_with_time_limit(answer, spec, case, checks.CASE_TIME_LIMIT)
+        outcome = checks._run_with_time_limit(answer, spec, case, checks.CASE_TIME_LIMIT_SECONDS)
         outcomes.append(_round_trip(outcome))
         if outcome.error.startswith("TimeoutError"):
             outcomes += [outcomes[-1]] * (len(cases) - len(outcomes))
@@ -91,8 +91,8 @@ def _other_diagnoses(entry: Wrong) -> list[str]:
 @pytest.fixture(autouse=True)
 def _time_limit(monkeypatch):
     """Stop a catalogued answer that never returns (main thread only)."""
-    # Catalogued endless loops are stopped sooner than a learner's 3 s.
-    monkeypatch.setattr(checks, "CASE_TIME_LIMIT", 1.0)
+    # Catalogued endless loops are stopped sooner than a learner's 5 s.
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT_SECONDS", 1.0)
     if threading.current_thread() is not threading.main_thread():
         yield
         return
