@@ -22,14 +22,21 @@ and ``error`` (the exception, shortened).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import html
 import inspect
+import io
+import json
 import linecache
 import math
 import os
 import re
+import select
 import signal
+import struct
+import sys
 import threading
 import time
 import traceback
@@ -1291,11 +1298,14 @@ def _quietly(function, args, kwargs):
 # --------------------------------------------------------------------------
 
 
-# An answer that runs longer than this on one case is stopped (see check). The
-# grader's per-case budget is meant to be this same constant, so that "passed"
-# here predicts the grade.
-CASE_TIME_LIMIT_SECONDS = 5.0
+# An answer that runs longer than this on one case is stopped (see check): this
+# much CPU time, or twice as much time on the clock (a sleeping loop). The
+# grader's default per-case limit equals it (3 s of CPU per answer call, 2x in
+# wall time), so that "passed" here predicts the grade.
+CASE_TIME_LIMIT_SECONDS = 3.0
 _TIMEOUT_MARK = "the time limit per case"
+# What a forked answer may print per check; the rest is dropped (an endless print).
+_MAX_PRINTED_CHARS = 20_000
 
 
 class _CaseTimeout(BaseException):
@@ -1346,16 +1356,182 @@ def _run_with_time_limit(answer, exercise: Exercise, case: Case, seconds: float)
             left = previous_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), previous_interval)
     if outcome is None or fired:
-        limit = f"{seconds:g} s"
-        return CaseOutcome(
-            "error",
-            error=(
-                f"TimeoutError: your {exercise.answer_name} ran longer than {limit} on this "
-                f"case and was stopped ({_TIMEOUT_MARK}); look for a loop that never "
-                "ends, or work on whole arrays instead of element by element."
-            ),
-        )
+        return _timeout_outcome(exercise, f"{seconds:g} s")
     return outcome
+
+
+def _timeout_outcome(exercise: Exercise, limit: str) -> CaseOutcome:
+    return CaseOutcome(
+        "error",
+        error=(
+            f"TimeoutError: your {exercise.answer_name} ran longer than {limit} on this "
+            f"case and was stopped ({_TIMEOUT_MARK}); look for a loop that never "
+            "ends, or work on whole arrays instead of element by element."
+        ),
+    )
+
+
+class _BoundedText(io.TextIOBase):
+    """sys.stdout/sys.stderr of the forked child: keeps the first characters printed."""
+
+    def __init__(self, shared: list):
+        self._shared = shared
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = _MAX_PRINTED_CHARS - sum(len(t) for t in self._shared)
+        if room > 0:
+            self._shared.append(text[:room])
+        return len(text)
+
+
+def _send(fd: int, payload: bytes) -> None:
+    data = struct.pack("!Q", len(payload)) + payload
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _frame(outcome: CaseOutcome, printed: str) -> bytes:
+    record, arrays = outcome.to_record()
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    header = json.dumps({"record": record, "printed": printed}).encode()
+    return struct.pack("!I", len(header)) + header + buffer.getvalue()
+
+
+def _unframe(payload: bytes) -> tuple[CaseOutcome, str]:
+    (size,) = struct.unpack("!I", payload[:4])
+    header = json.loads(payload[4 : 4 + size].decode())
+    with np.load(io.BytesIO(payload[4 + size :]), allow_pickle=False) as loaded:
+        arrays = {key: loaded[key] for key in loaded.files}
+    return CaseOutcome.from_record(header["record"], arrays), str(header["printed"])
+
+
+def _child(answer, exercise: Exercise, cases, fd: int, seconds: float) -> None:
+    """In the forked child: run the cases one by one, send each outcome, never return."""
+    try:
+        # Default handling: SIGINT (interrupting the kernel) and this alarm end the
+        # child whatever the answer catches; the alarm only guards against a parent
+        # that died before it could kill us.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.alarm(int(2 * seconds * len(cases)) + 5)
+        # ipykernel's streams belong to the parent's threads and sockets: print here.
+        printed: list[str] = []
+        sys.stdout = sys.stderr = _BoundedText(printed)
+        for case in cases:
+            try:
+                outcome = run_case(answer, exercise, case)
+                payload = _frame(outcome, "")
+            except BaseException as error:  # reported to the parent, whatever it is
+                outcome = CaseOutcome("error", error=_short_error(error, answer))
+                payload = _frame(outcome, "")
+            text = "".join(printed)
+            printed.clear()
+            if text:
+                payload = _frame(outcome, text)
+            _send(fd, payload)
+    finally:
+        os._exit(0)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The child's CPU time (user + system) from /proc, or None where there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _read_frame(fd: int, pid: int, seconds: float, buffer: bytearray) -> bytes | str:
+    """The next frame from the child, "timeout" past the limit, "ended" at EOF.
+
+    `buffer` keeps what was read beyond this frame (the child may be ahead)."""
+    started = time.monotonic()
+    cpu_start = _cpu_seconds(pid)
+    while True:
+        if len(buffer) >= 8:
+            (needed,) = struct.unpack("!Q", buffer[:8])
+            if len(buffer) >= 8 + needed:
+                frame = bytes(buffer[8 : 8 + needed])
+                del buffer[: 8 + needed]
+                return frame
+        ready, _, _ = select.select([fd], [], [], 0.02)
+        if ready:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return "ended"
+            buffer += chunk
+            continue
+        if time.monotonic() - started > 2 * seconds:
+            return "timeout"
+        cpu = _cpu_seconds(pid)
+        if cpu is not None and cpu_start is not None and cpu - cpu_start > seconds:
+            return "timeout"
+
+
+def _run_cases_forked(answer, exercise: Exercise, cases, seconds: float):
+    """The outcomes of `cases` run in a forked child, or None when fork is not possible."""
+    if not hasattr(os, "fork") or exercise.kind != "function" or seconds is None:
+        return None
+    read_end, write_end = os.pipe()
+    # Frozen objects are not scanned by the child's garbage collector, so the
+    # child does not copy every page of the kernel's heap (copy-on-write).
+    gc.freeze()
+    try:
+        pid = os.fork()
+    except OSError:
+        gc.unfreeze()
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:
+        os.close(read_end)
+        _child(answer, exercise, cases, write_end, seconds)
+    gc.unfreeze()
+    os.close(write_end)
+    outcomes: list[CaseOutcome] = []
+    pending = bytearray()
+    try:
+        for index, case in enumerate(cases):
+            frame = _read_frame(read_end, pid, seconds, pending)
+            if isinstance(frame, bytes):
+                outcome, printed = _unframe(frame)
+                if printed:
+                    sys.stdout.write(printed)
+                outcomes.append(outcome)
+                continue
+            if frame == "timeout":
+                limit = f"{seconds:g} s of CPU time ({2 * seconds:g} s in all)"
+                outcomes.append(_timeout_outcome(exercise, limit))
+                why = "already ran past the time limit"
+            else:
+                outcomes.append(
+                    CaseOutcome(
+                        "error",
+                        error=(
+                            f"SystemExit: your {exercise.answer_name} ended the process "
+                            "on this case (os._exit, a signal or a crash) and was stopped."
+                        ),
+                    )
+                )
+                why = "ended the process"
+            label = _label(case, index, exercise)
+            skipped = CaseOutcome("error", error=f'not run: case "{label}" {why}.')
+            outcomes += [skipped] * (len(cases) - len(outcomes))
+            break
+    finally:
+        os.close(read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return outcomes
 
 
 def check(exercise_id: str, answer=_MISSING) -> CheckResult:
@@ -1363,9 +1539,15 @@ def check(exercise_id: str, answer=_MISSING) -> CheckResult:
 
     Pass the function itself for a function exercise
     (`check("02.logsumexp", logsumexp)`) and the value for a value exercise
-    (`check("00.mean_score", mean_score)`). Each case may run for
-    CASE_TIME_LIMIT_SECONDS seconds (5); a case that runs longer is stopped and
-    reported as an error, and the notebook stays usable. After a failure the
+    (`check("00.mean_score", mean_score)`). A function's cases run in a forked
+    child process (POSIX: Linux, macOS), so nothing the answer does can hang
+    the notebook: a case that uses more than CASE_TIME_LIMIT_SECONDS (3) of
+    CPU time, or twice that on the clock, is stopped (the child is killed)
+    and reported as an error, the remaining cases as not run. What the answer
+    prints is shown after it returns; a change it makes to global state stays
+    in the child. Where os.fork is missing (Windows) or refused, the cases
+    run in this process under a SIGALRM limit, which an answer whose bare
+    `except:` swallows every alarm can escape. After a failure the
     result shows the exercise's first hint; `hint(exercise_id)` gives the
     next. Under nbgrader (the environment variable NBGRADER_EXECUTION is set)
     a result other than passed raises AssertionError, so the check cell
@@ -1379,7 +1561,19 @@ def check(exercise_id: str, answer=_MISSING) -> CheckResult:
             f'check needs your answer too: check("{exercise.id}", {exercise.answer_name}).'
         )
     cases = exercise.check_cases
-    outcomes = []
+    outcomes = _run_cases_forked(answer, exercise, cases, CASE_TIME_LIMIT_SECONDS)
+    if outcomes is None:
+        outcomes = _run_in_process(answer, exercise, cases)
+    result = evaluate(exercise, cases, outcomes)
+    if result.shows_hint:
+        _HINTS_SHOWN[exercise.id] = max(_HINTS_SHOWN.get(exercise.id, 0), 1)
+    if os.environ.get("NBGRADER_EXECUTION") and result.status != "passed":
+        raise AssertionError(result.text)
+    return result
+
+
+def _run_in_process(answer, exercise: Exercise, cases) -> list[CaseOutcome]:
+    outcomes: list[CaseOutcome] = []
     for index, case in enumerate(cases):
         outcome = _run_with_time_limit(answer, exercise, case, CASE_TIME_LIMIT_SECONDS)
         outcomes.append(outcome)
@@ -1391,12 +1585,7 @@ def check(exercise_id: str, answer=_MISSING) -> CheckResult:
             )
             outcomes += [skipped] * (len(cases) - len(outcomes))
             break
-    result = evaluate(exercise, cases, outcomes)
-    if result.shows_hint:
-        _HINTS_SHOWN[exercise.id] = max(_HINTS_SHOWN.get(exercise.id, 0), 1)
-    if os.environ.get("NBGRADER_EXECUTION") and result.status != "passed":
-        raise AssertionError(result.text)
-    return result
+    return outcomes
 
 
 # How many hint tiers each exercise has shown in this kernel (check shows the first).
