@@ -19,6 +19,7 @@ import pytest
 from utils import check
 from utils.checks import CaseOutcome, CheckResult, evaluate, run_case
 from utils.exercises import Case, Exercise, collect
+from utils.exercises import get as exercises_get
 from utils.probability import log_softmax, logsumexp, naive_softmax, softmax
 
 MATRIX = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 9.0], [0.5, 0.0, -1.0]])
@@ -146,7 +147,10 @@ def test_value_exercise_passes_and_fails_without_revealing_the_value():
     failed = run(VALUE, 0.2)
     assert failed.status == "failed"
     assert "0.12" not in failed.message
-    assert "largest relative error 6e-1" in failed.message
+    assert failed.message == (
+        "answer differs from the reference (off by 8e-2, relative 6e-1; allowed 1e-7 = "
+        "1e-6 relative + 1e-9 absolute for float64 work)."
+    )
 
 
 def test_not_a_function_for_a_function_exercise():
@@ -164,30 +168,77 @@ def test_naive_softmax_overflows_on_large_float32_scores():
     result = run(SOFTMAX, naive_softmax)
     assert result.status == "failed"
     assert result.message.startswith(
-        'case "scores near 1000 (float32)": the result contains inf or NaN — exp overflowed; '
-        "subtract the row maximum first."
+        'case "scores near 1000 (float32)": the result contains inf or NaN at positions '
+        "(0, 0), (0, 1), (0, 2) where the expected values are finite — exp overflowed to inf "
+        "(your code emitted RuntimeWarning: overflow encountered in exp). Subtract the "
+        "maximum before exponentiating."
     )
-    assert "RuntimeWarning: overflow encountered in exp" in result.message
 
 
-def test_nonfinite_without_warning_still_explains():
+def test_nonfinite_without_a_warning_guesses_no_cause():
     def silent_overflow(logits):
         with np.errstate(all="ignore"):
             return naive_softmax(logits)
 
     message = run(SOFTMAX, silent_overflow).message
-    assert "inf or NaN where every expected value is finite" in message
+    assert message.startswith(
+        'case "scores near 1000 (float32)": the result contains inf or NaN at positions (0, 0), '
+        "(0, 1), (0, 2) where the expected values are finite. (2/3 cases passed)"
+    )
+
+
+def test_positions_off_by_one_are_named_and_nothing_else_about_integers():
+    spec = Exercise(
+        id="99.above",
+        title="Positions above zero",
+        points=1,
+        answer_name="above",
+        kind="function",
+        reference=lambda scores: np.flatnonzero(scores > 0),
+        visible_cases=(Case(args=(np.array([0.5, 3.0, -2.0, 1.0]),), label="four scores"),),
+    )
+    one_based = run(spec, lambda scores: np.flatnonzero(scores > 0) + 1).message
+    assert "every value of the result is 1 too high (off by one)" in one_based
+    assert run(spec, lambda scores: np.array([1, 0, 3])).message == (
+        'case "four scores": 2 of 3 values of the result differ from the reference at '
+        "positions 0, 1."
+    )
+
+
+def test_nonfinite_on_moderate_scores_blames_no_overflow():
+    def nan_where_masked(logits):
+        return np.where(logits > 8.5, np.nan, softmax(logits))
+
+    message = run(SOFTMAX, nan_where_masked).message
+    assert "at position (1, 2) where the expected values are finite." in message
+    assert "overflow" not in message
+    assert "underflow" not in message
 
 
 def test_softmax_over_the_wrong_axis():
     message = run(SOFTMAX, lambda logits: softmax(logits, axis=0)).message
-    assert message.startswith('case "a batch of three rows": the result sums to 1 along axis 0')
+    assert message.startswith(
+        'case "a batch of three rows": the result is what you get along axis 0, but this case '
+        "asks for the last axis (axis=-1)"
+    )
     assert "wrong axis" in message
+
+
+def test_wrong_axis_only_when_the_answer_is_that_axis():
+    def column_sums_to_one_otherwise(logits):
+        if logits.ndim == 1:
+            return softmax(logits)
+        probabilities = softmax(logits, axis=0) ** 2
+        return probabilities / probabilities.sum(axis=0, keepdims=True)
+
+    message = run(SOFTMAX, column_sums_to_one_otherwise).message
+    assert "wrong axis" not in message
+    assert "the slices along the last axis (axis=-1) do not sum to 1" in message
 
 
 def test_logsumexp_over_the_wrong_axis_via_the_reference():
     message = run(LOGSUMEXP, lambda logits: logsumexp(logits, axis=0)).message
-    assert "matches the reference computed along axis 0" in message
+    assert "the result is what you get along axis 0" in message
     assert "axis=-1" in message
 
 
@@ -203,17 +254,33 @@ def test_log_softmax_missing_the_normalizer_is_off_by_a_constant_per_row():
 
 def test_log2_instead_of_natural_log_is_a_constant_factor():
     message = run(LOGSUMEXP, lambda logits: logsumexp(logits) / np.log(2.0)).message
+    assert "a logarithm in base 2" in message
+    message = run(LOGSUMEXP, lambda logits: 2 * logsumexp(logits)).message
     assert "off by a constant factor" in message
+    assert "base" not in message
+
+
+def test_constant_offset_and_factor_never_fire_on_rounding():
+    # A float32 result on float64 input is within the float32 tolerance: it passes.
+    assert run(SOFTMAX, lambda logits: softmax(logits.astype(np.float32))).status == "passed"
+    tight = Exercise(**{**LOGSUMEXP.__dict__, "rtol": 1e-15, "atol": 0.0})
+    nudged = run(tight, lambda logits: logsumexp(logits) * (1 + 3e-15) + 1e-14)
+    assert "constant" not in nudged.message
 
 
 def test_log_of_underflowed_probabilities():
     message = run(LOG_SOFTMAX, lambda logits: np.log(naive_softmax(logits))).message
-    assert 'case "a very unlikely token": the result contains inf or NaN — log(0)' in message
+    assert 'case "a very unlikely token": the result contains inf or NaN at position 1' in message
+    assert "log(0) gave -inf (your code emitted RuntimeWarning: divide by zero" in message
+    assert "some probabilities are below the smallest float64 number" in message
 
 
 def test_rows_that_do_not_sum_to_one():
     message = run(SOFTMAX, lambda logits: np.exp(logits - np.max(logits, -1, keepdims=True)))
-    assert "do not sum to 1" in message.message
+    assert "proportional to the right probabilities but does not sum to 1" in message.message
+    message = run(SOFTMAX, lambda logits: softmax(logits) ** 2)
+    assert "the probabilities do not sum to 1 (one sums to" in message.message
+    assert "proportional" not in message.message
 
 
 def test_negative_probabilities():
@@ -280,10 +347,23 @@ def test_values_differ_reports_relative_error_and_count():
 
     message = run(SOFTMAX, slightly_off).message
     assert re.search(
-        r"3 of 3 values of the result differ from the reference \(largest "
-        r"relative error \de-\d\)",
+        r"3 of 3 values of the result differ from the reference at every position \(worst at "
+        r"\d: off by \de-\d, relative \de-\d; allowed there \de-\d = 1e-5 relative \+ 1e-7 "
+        r"absolute for float64 work\)",
         message,
     )
+
+
+def test_the_worst_entry_is_judged_against_its_own_allowance():
+    def one_small_entry_off(logits):
+        probabilities = softmax(logits)
+        return probabilities * np.where(probabilities < 0.05, 1.001, 1.0)
+
+    message = run(SOFTMAX, one_small_entry_off).message
+    assert "2 of 9 values of the result differ from the reference at positions (1, 0), (1, 1)" in (
+        message
+    )
+    assert ", relative 1e-3; allowed there 3e-7 = 1e-5 relative" in message
 
 
 def test_runtime_warning_on_a_correct_answer_passes_with_a_note():
@@ -397,13 +477,85 @@ def test_html_badge_says_the_status_in_words(answer, label):
     assert "<code>99.softmax</code>" in page
 
 
-def test_html_escapes_the_message_and_shows_the_hint():
-    spec = Exercise(**{**SOFTMAX.__dict__, "hint": "use <max>"})
+def _with_hints(spec: Exercise, hints: tuple[str, ...]) -> Exercise:
+    fields = {**spec.__dict__, "hints": hints}
+    return Exercise(**fields)
+
+
+def test_html_escapes_the_message_and_shows_the_first_hint():
+    spec = _with_hints(SOFTMAX, ("use <max>", "then the second tier"))
     page = run(spec, lambda logits: "<script>")._repr_html_()
     assert "<script>" not in page
     assert "use &lt;max&gt;" in page
-    assert "<summary>Hint</summary>" in page
+    assert "Hint 1/2" in page
+    assert "utils.hint(&quot;99.softmax&quot;)" in page
+    assert "second tier" not in page
     assert "Hint" not in run(spec, softmax)._repr_html_()
+
+
+def test_text_shows_only_the_first_hint_and_how_to_get_the_next():
+    spec = _with_hints(SOFTMAX, ("the idea", "the approach"))
+    failed = run(spec, lambda logits: np.ones(np.shape(logits)))
+    assert failed.hint == "the idea"
+    assert failed.text.splitlines()[1] == 'Hint 1/2: the idea (next hint: utils.hint("99.softmax"))'
+    assert "the approach" not in failed.text
+    assert "Hint" not in run(spec, softmax).text
+    assert "Hint" not in run(spec, unfinished).text  # not attempted: nothing tried yet
+    single = run(_with_hints(SOFTMAX, ("only one",)), lambda logits: np.ones(np.shape(logits)))
+    assert single.text.splitlines()[1] == "Hint 1/1: only one"
+
+
+def test_hint_gives_the_next_tier_after_a_failed_check(monkeypatch):
+    from utils import checks
+
+    monkeypatch.setattr(checks, "_HINTS_SHOWN", {})
+    registry = {"00.scores_above": exercises_get("00.scores_above")}
+    spec = registry["00.scores_above"]
+    assert len(spec.hints) >= 2
+    assert checks.hint(spec.id) == spec.hints[0]  # no check yet: the first tier
+    monkeypatch.setattr(checks, "_HINTS_SHOWN", {})
+    result = check(spec.id, lambda scores, threshold: np.array([0]))
+    assert result.status == "failed"
+    assert result.hint == spec.hints[0]
+    second = checks.hint(spec.id)
+    assert second == spec.hints[1]
+    assert second.tier == 2
+    assert repr(second).startswith(f"Hint 2/{len(spec.hints)} for 00.scores_above")
+    last = [checks.hint(spec.id) for _ in range(4)][-1]
+    assert last == spec.hints[-1]
+    assert "last one" in repr(last)
+    assert last._repr_html_().startswith('<div role="note">')
+    import utils
+
+    assert utils.hint is checks.hint
+
+
+def test_the_single_hint_field_is_gone():
+    with pytest.raises(TypeError, match="hint"):
+        Exercise(**{**SOFTMAX.__dict__, "hint": "the old single hint"})
+    assert _with_hints(SOFTMAX, ("first", "second")).hint == "first"
+    assert SOFTMAX.hint == ""
+
+
+def test_hint_of_an_unknown_exercise_names_the_lesson_ids():
+    from utils import checks
+
+    with pytest.raises(KeyError, match=r"00\.mean_score"):
+        checks.hint("00.nope")
+
+
+@pytest.mark.parametrize(
+    ("hints", "error"),
+    [
+        ("one string", TypeError),
+        (("a", "b", "c", "d"), ValueError),
+        (("fine", ""), TypeError),
+        (("fine", 3), TypeError),
+    ],
+)
+def test_hints_are_validated(hints, error):
+    with pytest.raises(error):
+        _with_hints(SOFTMAX, hints)
 
 
 # --- Plain-data outcomes ------------------------------------------------------
@@ -474,7 +626,7 @@ def test_nbgrader_execution_turns_failures_into_assertion_errors(monkeypatch):
         check("00.mean_score", 123.0)
     with pytest.raises(AssertionError, match=r"^\[not attempted\]"):
         check("00.mean_score", None)
-    assert check("00.mean_score", 1.0).status == "passed"
+    assert check("00.mean_score", float(np.mean([2.0, 1.5, -0.6, 0.35]))).status == "passed"
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert check("00.mean_score", 123.0).status == "failed"
 
@@ -524,3 +676,323 @@ def test_registry_rejects_duplicates_and_misfiled_specs():
         [("99", types.SimpleNamespace(__name__="m", EXERCISES=[SOFTMAX], DEMOS=[LOGSUMEXP]))]
     )
     assert (list(registry), list(demos)) == (["99.softmax"], ["99.logsumexp"])
+
+
+# --- The time limit per case ----------------------------------------------------
+
+
+def test_an_endless_loop_is_stopped_and_reported(monkeypatch, tmp_path):
+    import signal
+
+    from utils import checks
+
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT_SECONDS", 0.2)
+    calls = tmp_path / "calls"  # the answer runs in a child: it reports through a file
+
+    def endless(logits):
+        with calls.open("a") as file:
+            file.write("1")
+        while True:
+            pass
+
+    def swallows_one_alarm(logits):
+        try:
+            while True:
+                pass
+        except BaseException:  # the learner catches the first alarm and goes on
+            pass
+        while True:
+            pass
+
+    previous = signal.getsignal(signal.SIGALRM)
+    result = checks.check("02.logsumexp", endless)
+    assert result.status == "error"
+    assert result.message.startswith(
+        'case "cat, dog, mat: scores 2, 1, 0": TimeoutError: your logsumexp ran longer '
+        "than 0.2 s of CPU time (0.4 s in all) on this case and was stopped (the time limit "
+        "per case)"
+    )
+    assert calls.read_text() == "1"  # the other cases are reported, not run again
+    assert result.cases[1].message.startswith('not run: case "cat, dog, mat: scores 2, 1, 0"')
+    assert checks.check("02.logsumexp", swallows_one_alarm).status == "error"
+    assert signal.getsignal(signal.SIGALRM) is previous
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert checks.check("02.logsumexp", logsumexp).status == "passed"
+
+
+def test_a_loop_whose_bare_except_swallows_every_alarm_is_stopped(monkeypatch):
+    import time
+
+    from utils import checks
+
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT_SECONDS", 0.2)
+
+    def sleeps_forever(logits):
+        while True:
+            try:  # noqa: SIM105 - the learner's bare except, on purpose
+                time.sleep(0.05)
+            except:  # noqa: E722
+                pass
+
+    def spins_forever(logits):
+        while True:
+            try:  # noqa: SIM105
+                sum(range(1000))
+            except:  # noqa: E722
+                pass
+
+    for answer in (sleeps_forever, spins_forever):
+        result = checks.check("02.logsumexp", answer)
+        assert result.status == "error"
+        assert "TimeoutError" in result.message
+        assert "time limit per case" in result.message
+        assert all(case.message.startswith("not run:") for case in result.cases[1:])
+
+
+def test_a_forked_answer_prints_keeps_warnings_and_inputs_and_its_globals_stay_there(capsys):
+    state = []
+
+    def loud(logits, axis=-1):
+        print("thinking about", np.shape(logits))
+        state.append(1)
+        return logsumexp(logits, axis=axis)
+
+    assert check("02.logsumexp", loud).status == "passed"
+    assert "thinking about" in capsys.readouterr().out
+    assert state == []  # the answer ran in a child process
+
+    def in_place(logits, axis=-1):
+        logits = np.asarray(logits)
+        value = logsumexp(logits, axis=axis)
+        logits -= 1.0
+        return value
+
+    assert "changed" in check("02.logsumexp", in_place).message
+
+    def stub(logits, axis=-1):
+        raise NotImplementedError
+
+    assert check("02.logsumexp", stub).status == "not_attempted"
+
+
+def test_an_answer_that_ends_its_process_is_reported():
+    import os
+
+    def leaves(logits, axis=-1):
+        os._exit(3)
+
+    result = check("02.logsumexp", leaves)
+    assert result.status == "error"
+    assert "ended the process" in result.message
+    assert result.cases[1].message.startswith("not run:")
+
+
+def test_without_fork_the_cases_run_in_process_under_the_alarm(monkeypatch):
+    import os
+
+    from utils import checks
+
+    def refused():
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT_SECONDS", 0.2)
+    monkeypatch.setattr(os, "fork", refused)
+    state = []
+
+    def counted(logits, axis=-1):
+        state.append(1)
+        return logsumexp(logits, axis=axis)
+
+    result = check("02.logsumexp", counted)
+    assert result.status == "passed"
+    assert len(state) == result.total
+
+    def endless(logits, axis=-1):
+        while True:
+            pass
+
+    assert "TimeoutError" in check("02.logsumexp", endless).message
+    monkeypatch.delattr(os, "fork")
+    assert check("02.logsumexp", counted).status == "passed"
+
+
+def test_the_time_limit_keeps_an_outer_timer_running(monkeypatch):
+    import signal
+
+    from utils import checks
+
+    monkeypatch.setattr(checks, "CASE_TIME_LIMIT_SECONDS", 0.2)
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert checks.check("02.logsumexp", logsumexp).status == "passed"
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 30.0
+        assert not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_outside_the_main_thread_the_case_runs_without_a_limit():
+    import threading
+
+    from utils import checks
+
+    results = []
+    worker = threading.Thread(target=lambda: results.append(check("02.logsumexp", logsumexp)))
+    worker.start()
+    worker.join()
+    assert results[0].status == "passed"
+    assert checks.CASE_TIME_LIMIT_SECONDS == 3.0
+
+
+# --- Tolerances that follow the numbers ----------------------------------------
+
+
+def test_float32_work_on_float64_scores_passes_and_float16_work_fails():
+    assert run(SOFTMAX, lambda z: softmax(np.asarray(z, np.float32))).status == "passed"
+    tight = Exercise(**{**SOFTMAX.__dict__, "rtol": 1e-12, "atol": 1e-15})
+    assert run(tight, lambda z: softmax(np.asarray(z, np.float32))).status == "passed"
+    float16 = run(tight, lambda z: softmax(np.asarray(z, np.float16)))
+    assert float16.status == "failed"
+    assert "float16 keeps only about 3 digits: compute in float32 or float64" in float16.message
+
+
+def test_log_probabilities_may_be_off_by_ulps_of_the_largest_score():
+    scores = np.array([10000.0, 9999.0, 9998.0], dtype=np.float32)
+    spec = Exercise(
+        **{**LOG_SOFTMAX.__dict__, "visible_cases": (Case(args=(scores,), label="near 1e4"),)}
+    )
+
+    def through_logsumexp(logits):
+        return logits - logsumexp(logits, keepdims=True)
+
+    assert not np.allclose(through_logsumexp(scores), log_softmax(scores), rtol=1e-6, atol=0)
+    assert run(spec, through_logsumexp).status == "failed"  # held to a few ulps of the result
+    scaled = Exercise(**{**spec.__dict__, "input_scaled_tolerance": True})
+    assert run(scaled, through_logsumexp).status == "passed"
+    missing_normalizer = run(scaled, lambda logits: logits - logits.max())
+    assert missing_normalizer.status == "failed"
+
+
+def test_a_failed_comparison_states_the_tolerance():
+    message = run(LOGSUMEXP, lambda z: logsumexp(z) + np.array([1e-3, 0.0, 0.0])).message
+    assert message.startswith(
+        'case "a batch of three rows": 1 of 3 values of the result differ from the reference '
+        "at position 0 (worst at 0: off by 1e-3, relative 3e-4; allowed there 3e-6 = 1e-6 "
+        "relative + 1e-9 absolute for float64 work)."
+    )
+
+
+def test_rounded_values_are_named_only_when_they_are_the_rounded_answer():
+    assert "rounded to 3 significant digits" in run(VALUE, 0.123).message
+    assert "rounded" not in run(VALUE, 0.124).message
+    assert run(VALUE, 0.1234560000001).status == "passed"
+
+
+# --- Messages that describe what came back -------------------------------------
+
+
+def test_a_tuple_is_named_a_tuple_not_an_array():
+    message = run(SOFTMAX, lambda z: (softmax(z), z)).message
+    assert "the result is a tuple of 2 items; expected an array of numbers: return only that" in (
+        message
+    )
+
+
+def test_an_object_array_and_a_numeric_array_are_described_as_such():
+    pair = Exercise(
+        id="99.pair",
+        title="A pair",
+        points=1,
+        answer_name="pair",
+        kind="function",
+        reference=lambda z: (np.asarray(z) * 2, 1.0),
+        visible_cases=(Case(args=(np.array([1.0, 2.0]),), label="two numbers"),),
+    )
+    message = run(pair, lambda z: z * 2).message
+    assert "an array of float64 numbers of shape (2,); expected a tuple of 2 items" in message
+    ragged = run(SOFTMAX, lambda z: np.array([z, "x"], dtype=object)).message
+    assert "an array of Python objects (dtype object), not numbers" in ragged
+
+
+def test_a_reduction_that_lost_its_axis_is_named_from_the_shapes():
+    wide = Exercise(
+        **{**SOFTMAX.__dict__, "visible_cases": (Case(args=(MATRIX[:2],), label="two rows"),)}
+    )
+    message = run(wide, lambda z: np.exp(z) / np.exp(z).sum(axis=-1)).message
+    assert "the shape (2,) is (2, 3) without axis 1: a sum or max over that axis lost it" in message
+    other = run(wide, lambda z: np.exp(z) / np.ones((7,))).message
+    assert "without axis" not in other
+
+
+def test_a_missed_infinity_is_named_at_its_position():
+    scores = np.array([0.0, -np.inf, 1.0])
+    spec = Exercise(
+        **{**LOG_SOFTMAX.__dict__, "visible_cases": (Case(args=(scores,), label="masked"),)}
+    )
+    message = run(spec, lambda z: np.nan_to_num(log_softmax(z))).message
+    assert message.startswith(
+        'case "masked": the result is not -inf at position 1, where the expected value '
+    )
+    assert "overflow" not in message
+
+
+def test_the_spec_can_say_what_size_the_computed_numbers_have():
+    scores = np.array([5.0, 4.97, 4.9])
+    spec = Exercise(
+        id="99.temperature",
+        title="Temperature",
+        points=1,
+        answer_name="apply_temperature",
+        kind="function",
+        reference=lambda logits, temperature: softmax(logits / temperature),
+        visible_cases=(Case(args=(scores, 0.03), label="T = 0.03"),),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+    def in_float32(logits, temperature):
+        return softmax(np.float32(logits) / np.float32(temperature))
+
+    worst = np.max(np.abs(in_float32(scores, 0.03) - softmax(scores / 0.03)))
+    assert worst > 4 * np.finfo(np.float32).eps * np.max(np.abs(scores))
+    assert run(spec, in_float32).status == "failed"
+    sized = Exercise(**{**spec.__dict__, "input_scale": lambda case: 5.0 / 0.03})
+    assert run(sized, in_float32).status == "passed"
+    assert run(sized, lambda logits, temperature: softmax(logits)).status == "failed"
+
+
+def test_a_diagnosis_can_be_required_to_hold_on_every_failing_case():
+    def diagnose(case, expected, got):
+        (scores,) = case.args
+        if int(got) == 0:
+            return "you took the first"
+        if int(got) == len(scores) - 1:
+            return "you took the last"
+        return None
+
+    spec = Exercise(
+        id="99.pick",
+        title="Pick",
+        points=1,
+        answer_name="pick",
+        kind="function",
+        reference=lambda scores: np.argmax(scores),
+        visible_cases=(
+            Case(args=(np.array([0.0, 5.0, 1.0]),), label="middle"),
+            Case(args=(np.array([0.0, 5.0, 1.0, 2.0]),), label="second of four"),
+        ),
+        diagnose=diagnose,
+    )
+    plain = "the result differs from the reference."
+    # By default each case names what it matches, coincidence or not.
+    wobbly = run(spec, lambda scores: 0 if len(scores) == 3 else 3)
+    assert [case.message for case in wobbly.cases] == ["you took the first", "you took the last"]
+    strict = Exercise(**{**spec.__dict__, "consistent_diagnosis": True})
+    wobbly = run(strict, lambda scores: 0 if len(scores) == 3 else 3)
+    assert [case.message for case in wobbly.cases] == [plain, plain]
+    assert run(strict, lambda scores: len(scores) - 1).cases[1].message == "you took the last"
+    assert run(strict, lambda scores: 0).message.startswith('case "middle": you took the first')

@@ -167,3 +167,99 @@ def test_demo_top_token_shows_all_four_statuses():
         for answer in (unfinished, crashes, np.max, np.argmax)
     ]
     assert statuses == ["not_attempted", "error", "failed", "passed"]
+
+
+# --- Hints: tiers from the idea to the approach, never the code line ----------
+
+# A hint may name a function, never write a call with its arguments.
+_CALL_WITH_ARGUMENTS = re.compile(r"\bnp\.[A-Za-z_][\w.]*\(\s*[^)\s]")
+# A run of this many code tokens shared with a line of the solution is that line.
+_SHARED_TOKENS = 6
+_HINT_TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\*\*|//|==|!=|<=|>=|\S")
+
+
+def _solution_code_lines() -> dict[str, list[list[str]]]:
+    """{grade_id: the code tokens of each line between BEGIN and END SOLUTION}."""
+    import io
+    import tokenize
+    from pathlib import Path
+
+    import nbformat
+
+    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    lines: dict[str, list[list[str]]] = {}
+    skip = {tokenize.COMMENT, tokenize.STRING, tokenize.NL, tokenize.NEWLINE}
+    skip |= {tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+    for path in sorted(solutions.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            match = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
+            if not grade_id or not match:
+                continue
+            code = "\n".join(line.strip() for line in match.group(1).splitlines())
+            by_line: dict[int, list[str]] = {}
+            for token in tokenize.generate_tokens(io.StringIO(code + "\n").readline):
+                if token.type not in skip:
+                    by_line.setdefault(token.start[0], []).append(token.string)
+            lines.setdefault(grade_id, []).extend(by_line.values())
+    return lines
+
+
+def _longest_shared_run(first: list[str], second: list[str]) -> list[str]:
+    best: list[str] = []
+    for i in range(len(first)):
+        for j in range(len(second)):
+            length = 0
+            while (
+                i + length < len(first)
+                and j + length < len(second)
+                and first[i + length] == second[j + length]
+            ):
+                length += 1
+            if length > len(best):
+                best = first[i : i + length]
+    return best
+
+
+def code_line_in_hint(hint: str, solution_lines: list[list[str]]) -> str | None:
+    """The piece of solution code a hint gives away, or None."""
+    call = _CALL_WITH_ARGUMENTS.search(hint)
+    if call:
+        return hint[call.start() : call.start() + 40]
+    tokens = _HINT_TOKEN.findall(hint)
+    for line in solution_lines:
+        shared = _longest_shared_run(tokens, line)
+        if len(shared) >= _SHARED_TOKENS:
+            return " ".join(shared)
+    return None
+
+
+def test_the_code_line_detector_catches_copied_code_and_spares_prose():
+    solution = [
+        ["exponentials", "=", "np", ".", "exp", "(", "logits", ")"],
+        ["return", "exponentials", "/", "exponentials", ".", "sum", "(", "axis", "=", "-", "1"],
+    ]
+    assert code_line_in_hint("np.exp(logits) / np.exp(logits).sum(axis=-1)", solution)
+    assert code_line_in_hint("divide exponentials / exponentials.sum(axis=-1", solution)
+    assert code_line_in_hint("use np.max(logits, axis=axis) first", [])
+    assert code_line_in_hint("Exponentiate, then divide by the row's total.", solution) is None
+    assert code_line_in_hint("np.exp is the exponential; exp(0) = 1.", solution) is None
+
+
+@pytest.mark.parametrize("spec", EVERY_SPEC, ids=_ids(EVERY_SPEC))
+def test_hints_come_in_two_or_three_tiers(spec: Exercise):
+    assert 2 <= len(spec.hints) <= 3, f"{spec.id}: write 2-3 hint tiers, from idea to approach"
+    assert len(set(spec.hints)) == len(spec.hints), f"{spec.id}: hint tiers repeat"
+    assert spec.hint == spec.hints[0]  # what the grader's feedback shows
+
+
+@pytest.mark.parametrize("spec", GRADED, ids=_ids(GRADED))
+def test_no_hint_is_the_code_line(spec: Exercise):
+    solution = _SOLUTION_LINES.get(spec.grade_id)
+    assert solution, f"{spec.id}: no answer cell with grade_id {spec.grade_id} in solutions/"
+    for tier, text in enumerate(spec.hints, start=1):
+        copied = code_line_in_hint(text, solution)
+        assert copied is None, f"{spec.id} hint {tier} gives away the code: {copied!r}"
+
+
+_SOLUTION_LINES = _solution_code_lines()

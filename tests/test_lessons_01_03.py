@@ -253,7 +253,7 @@ MISTAKES = [
     ("01.ordered_selection_probability", _ordered_first_pick_only, "first pick's probability"),
     ("01.ordered_selection_probability", _ordered_log, "log of the probability"),
     ("01.ordered_selection_probability", _ordered_reversed, "reverse order"),
-    ("02.stable_softmax", _naive_softmax, "exp overflowed; subtract the row maximum"),
+    ("02.stable_softmax", _naive_softmax, "exp overflowed to inf"),
     ("02.stable_softmax", _softmax_global_max, "each slice's own maximum"),
     ("02.stable_softmax", _softmax_unnormalized, "without normalizing"),
     ("02.stable_softmax", _softmax_in_float64, "has dtype float64; expected float32"),

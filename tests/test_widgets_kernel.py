@@ -112,3 +112,55 @@ def test_widgets_react_in_the_kernel(executed):
             ["display_data"] if name in ("quiz", "numeric") else ["stream", "display_data"]
         )
         assert kinds == expected_kinds, name
+
+
+CHECKS = [
+    "import time\nimport numpy as np\nimport utils\nfrom utils import checks\n"
+    "checks.CASE_TIME_LIMIT_SECONDS = 0.5",
+    # Prints in the child: ipykernel's OutStream belongs to the parent.
+    "def loud(logits, axis=-1):\n"
+    "    print('computing', np.shape(logits))\n"
+    "    return utils.logsumexp(logits, axis=axis)\n"
+    "print(checks.check('02.logsumexp', loud).status)",
+    "def swallows(logits, axis=-1):\n"
+    "    while True:\n"
+    "        try:\n"
+    "            time.sleep(0.05)\n"
+    "        except:\n"
+    "            pass\n"
+    "print(checks.check('02.logsumexp', swallows).text)",
+    "def spins(logits, axis=-1):\n"
+    "    while True:\n"
+    "        try:\n"
+    "            sum(range(1000))\n"
+    "        except:\n"
+    "            pass\n"
+    "print(checks.check('02.logsumexp', spins).text)",
+    "print(checks.check('02.logsumexp', utils.logsumexp).status)",
+]
+
+
+def test_check_in_a_real_kernel_prints_stops_endless_loops_and_passes(tmp_path):
+    notebook = new_notebook(cells=[new_code_cell(source) for source in CHECKS])
+    notebook.metadata["kernelspec"] = {
+        "name": KERNEL,
+        "display_name": "Python 3 (next-token course)",
+        "language": "python",
+    }
+    client = NotebookClient(
+        notebook, timeout=60, kernel_name=KERNEL, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+
+    def printed(cell):
+        return "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
+
+    loud, swallows, spins, correct = (printed(cell) for cell in notebook.cells[1:])
+    assert "computing" in loud
+    assert loud.strip().endswith("passed")
+    for text in (swallows, spins):
+        assert text.startswith("[error] 02.logsumexp"), text
+        assert "TimeoutError" in text
+        assert "time limit per case" in text
+    assert correct.strip() == "passed"
+    assert not [o for cell in notebook.cells for o in cell.outputs if o["output_type"] == "error"]

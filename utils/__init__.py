@@ -5,7 +5,7 @@ scores), the tiny language model (`utils.lm`), plots, widgets and `check(...)`,
 which gives instant feedback on an exercise. The grader is `python -m utils.grading`.
 """
 
-from utils.checks import check
+from utils.checks import check, hint
 from utils.probability import entropy, log_softmax, logsumexp, naive_softmax, softmax
 from utils.sampling import greedy_next_token, sample_next_token, top_k_filter, top_p_filter
 from utils.sequences import (
@@ -33,6 +33,7 @@ __all__ = [
     "entropy",
     "greedy_decode",
     "greedy_next_token",
+    "hint",
     "length_normalized",
     "log_softmax",
     "logsumexp",

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["as_float64", "first_matching_mistake", "values_match"]
+__all__ = ["as_float64", "first_matching_mistake", "values_match", "widened_tolerance"]
 
 
 def as_float64(values) -> np.ndarray | None:
@@ -31,6 +31,18 @@ def as_float64(values) -> np.ndarray | None:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         return None
+
+
+def widened_tolerance(got, expected, *, rtol: float, atol: float) -> tuple[float, float]:
+    """(rtol, atol) no tighter than 8 eps of `got`'s float dtype (float64: unchanged)."""
+    dtype = getattr(got, "dtype", None)
+    if dtype is None or dtype.kind != "f" or dtype == np.float64:
+        return rtol, atol
+    eps = float(np.finfo(dtype).eps)
+    values = as_float64(expected)
+    finite = values[np.isfinite(values)] if values is not None else np.zeros(0)
+    scale = max(1.0, float(np.max(np.abs(finite), initial=0.0)))
+    return max(rtol, 8 * eps), max(atol, 8 * eps * scale)
 
 
 def values_match(got, expected, *, rtol: float, atol: float) -> bool:
@@ -42,16 +54,30 @@ def values_match(got, expected, *, rtol: float, atol: float) -> bool:
 
 
 def first_matching_mistake(
-    got, expected, mistakes: Iterable[tuple[object, str]], *, rtol: float, atol: float
+    got,
+    expected,
+    mistakes: Iterable[tuple[object, str]],
+    *,
+    rtol: float,
+    atol: float,
+    unique: bool = False,
 ) -> str | None:
     """The message of the first (wrong result, message) that `got` matches.
 
     A wrong result that matches `expected` itself is skipped: on that case the
-    mistake is harmless, so it cannot explain a failure.
+    mistake is harmless, so it cannot explain a failure. With `unique=True`,
+    when mistakes with different messages all match (on this case they give
+    the same result), none is named: the case cannot tell which one it was. A float32 or float16
+    answer is matched to what its dtype resolves (8 of its eps, relative and
+    absolute, scaled by the largest expected value), like `check` itself.
     """
-    for wrong, message in mistakes:
-        if values_match(got, wrong, rtol=rtol, atol=atol) and not values_match(
-            wrong, expected, rtol=rtol, atol=atol
-        ):
-            return message
-    return None
+    rtol, atol = widened_tolerance(got, expected, rtol=rtol, atol=atol)
+    matched = [
+        message
+        for wrong, message in mistakes
+        if values_match(got, wrong, rtol=rtol, atol=atol)
+        and not values_match(wrong, expected, rtol=rtol, atol=atol)
+    ]
+    if not matched or (unique and len(set(matched)) > 1):
+        return None
+    return matched[0]

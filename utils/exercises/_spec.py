@@ -8,6 +8,7 @@ instructor's grader, so "passed" means the same thing in both places.
 ...     id="00.double", title="Double the scores", points=1, answer_name="double",
 ...     kind="function", reference=lambda x: 2 * np.asarray(x, dtype=float),
 ...     visible_cases=(Case(args=([1.0, 2.0],), label="two scores"),),
+...     hints=("Each score is multiplied by the same number.",),
 ... )
 >>> spec.lesson, spec.grade_id, spec.check_grade_id
 ('00', '00_double', '00_double_check')
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KINDS", "Case", "Exercise"]
+__all__ = ["KINDS", "MAX_HINTS", "Case", "Exercise"]
 
 KINDS = ("function", "value")
+MAX_HINTS = 3
 _ID_PATTERN = re.compile(r"^(\d{2})\.([a-z][a-z0-9]*(?:_[a-z0-9]+)*)$")
 
 
@@ -65,6 +67,28 @@ class Exercise:
     exercise-specific explanation of a wrong answer (or None). With
     `check_dtype=True` a float result must also keep the reference's dtype
     (e.g. float32 in, float32 out).
+
+    Tolerance: `rtol`/`atol` hold for float64 work; `check` widens them to a
+    few units in the last place of the float dtype the result was computed in
+    (float32: 4 eps relative, 2 eps absolute) and, when the answer worked in a
+    coarser dtype than its inputs or `input_scaled_tolerance=True` (results
+    that are differences of numbers as large as the inputs, like
+    z - logsumexp(z)), to 4 eps of the largest input absolutely. The size of
+    the inputs is the largest finite |number| among the case's arguments, or
+    `input_scale(case)` when the spec defines it (softmax(z / T): max|z| / T).
+    `axis_of_reference` names the axis a reference without an `axis`
+    argument works along (-1), so `check` can recognize "the same along
+    another axis".
+
+    With `consistent_diagnosis=True`, a `diagnose` message is shown only when
+    no other failing case of the same answer named a different mistake (for
+    answers such as an index, which a constant matches by coincidence).
+
+    `hints` are one to three tiers, from the idea ("only differences of
+    scores matter") to the approach ("subtract each row's maximum before
+    exponentiating"), never the code line. `check` shows the first after a
+    failure, `utils.hint(id)` the next one; the grader's feedback shows only
+    the first (`hint`).
     """
 
     id: str
@@ -78,9 +102,13 @@ class Exercise:
     rtol: float = 1e-6
     atol: float = 1e-9
     diagnose: Callable | None = None
-    hint: str = ""
+    hints: tuple[str, ...] = ()
     partial_credit: bool = True
     check_dtype: bool = False
+    input_scaled_tolerance: bool = False
+    input_scale: Callable | None = None
+    axis_of_reference: int | None = None
+    consistent_diagnosis: bool = False
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
@@ -123,6 +151,31 @@ class Exercise:
             raise TypeError(f"{self.id}: diagnose must be callable or None.")
         if not (self.rtol >= 0 and self.atol >= 0):
             raise ValueError(f"{self.id}: rtol and atol must be >= 0.")
+        if self.input_scale is not None and not callable(self.input_scale):
+            raise TypeError(f"{self.id}: input_scale must be a function of a Case or None.")
+        if self.axis_of_reference is not None and not isinstance(self.axis_of_reference, int):
+            raise TypeError(f"{self.id}: axis_of_reference must be an int axis or None.")
+        self._set_hints()
+
+    def _set_hints(self) -> None:
+        hints = self.hints
+        if isinstance(hints, str):
+            raise TypeError(
+                f"{self.id}: hints must be a tuple of strings, got one str; write "
+                'hints=("the idea ...", "the approach ...").'
+            )
+        hints = tuple(hints)
+        if len(hints) > MAX_HINTS:
+            raise ValueError(f"{self.id}: at most {MAX_HINTS} hint tiers, got {len(hints)}.")
+        for tier in hints:
+            if not isinstance(tier, str) or not tier.strip():
+                raise TypeError(f"{self.id}: every hint must be a non-empty str, got {tier!r}.")
+        object.__setattr__(self, "hints", hints)
+
+    @property
+    def hint(self) -> str:
+        """The first hint tier, the only one the grader's feedback shows ('' if none)."""
+        return self.hints[0] if self.hints else ""
 
     @property
     def lesson(self) -> str:

@@ -31,7 +31,9 @@ __all__ = [
     "EXERCISES",
 ]
 
-# float64 throughout this lesson: a few ulps of rounding, far below any mistake.
+# Tolerances for float64 work: a few ulps of rounding, far below any mistake.
+# `check` widens them for an answer computed in float32 (a few float32 ulps,
+# and its rounding of the scores), so float32 arithmetic passes too.
 _RTOL = 1e-9
 _ATOL = 1e-12
 # Diagnoses match a mistake more loosely than checks match the answer.
@@ -40,7 +42,9 @@ _MISTAKE_ATOL = 1e-10
 
 
 def _first_mistake(got, expected, mistakes, rtol: float = _MISTAKE_RTOL) -> str | None:
-    return first_matching_mistake(got, expected, mistakes, rtol=rtol, atol=_MISTAKE_ATOL)
+    return first_matching_mistake(
+        got, expected, mistakes, rtol=rtol, atol=_MISTAKE_ATOL, unique=True
+    )
 
 
 # ---------------------------------------------------------------- 01.softmax
@@ -68,7 +72,18 @@ def _softmax_diagnose(case: Case, expected, got) -> str | None:
     exponentials = np.exp(logits)
     with np.errstate(divide="ignore", invalid="ignore"):
         divided_by_sum = logits / logits.sum(axis=-1, keepdims=True)
-    mistakes = [
+    mistakes = []
+    if logits.ndim == 2 and logits.shape[0] == logits.shape[1]:
+        # Without keepdims, a square batch broadcasts instead of raising.
+        mistakes.append(
+            (
+                exponentials / exponentials.sum(axis=-1),
+                "each entry was divided by the total of another row: the sum over the last "
+                "axis lost that axis, so it broadcast along the wrong one. Keep the summed "
+                "axis (keepdims=True) so that each row is divided by its own total.",
+            )
+        )
+    mistakes += [
         (
             exponentials,
             "you returned exp(z) itself; divide by the sum of the exponentials "
@@ -119,12 +134,34 @@ SOFTMAX = Exercise(
             args=(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),),
             label="three contexts, two candidates each",
         ),
+        Case(
+            args=(np.array([[0.0, 1.0, 2.0], [4.0, 2.0, 0.5], [-1.0, -1.0, 3.0]]),),
+            label="three contexts, three candidates each",
+        ),
+        Case(
+            args=(
+                np.array(
+                    [
+                        [[1.0, 0.0, -1.0], [2.0, 2.0, 0.0]],
+                        [[0.5, 3.0, 1.0], [-2.0, 0.0, 4.0]],
+                    ]
+                ),
+            ),
+            label="a 3-d batch: 2 sequences x 2 positions x 3 tokens",
+        ),
     ),
     hidden_cases=_softmax_hidden,
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_softmax_diagnose,
-    hint="np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)",
+    axis_of_reference=-1,
+    hints=(
+        "Scores can be any real numbers, probabilities must be positive and add up to 1: "
+        "first make every score positive in a way that keeps their order, then normalize.",
+        "Exponentiate every score, then divide each one by the total of its own row: the "
+        "sum runs over the last axis and keeps that axis, so that the division lines up "
+        "with every entry (a 3-d batch too).",
+    ),
 )
 
 
@@ -190,10 +227,17 @@ CANDIDATE_PROBABILITY = Exercise(
     answer_name="candidate_probability",
     kind="value",
     reference=candidate_probability_reference,
-    rtol=1e-6,
-    atol=1e-9,
+    # A computed value matches to the last bits; typed digits do not.
+    rtol=1e-9,
+    atol=1e-12,
     diagnose=_candidate_diagnose,
-    hint="Keep only the candidates' scores, then apply the softmax to them.",
+    hints=(
+        "Tokens outside the candidate set get probability 0: the softmax's denominator "
+        "runs over the allowed tokens only.",
+        "Mark the candidates in the vocabulary (a True/False mask), take the softmax over "
+        "their scores only (utils.softmax accepts a mask), then read the entry of the "
+        "target word. Keep the number unrounded.",
+    ),
 )
 
 
@@ -252,6 +296,11 @@ def _ordered_diagnose(case: Case, expected, got) -> str | None:
                 ordered_selection_reference(scores, order[::-1]),
                 "you scored the picks in reverse order; the first item in `order` is picked first.",
             ),
+            (
+                ordered_selection_reference(scores, sorted(order)),
+                "you scored the picks in increasing index order; `order` gives the order of "
+                "picking, keep it as it is.",
+            ),
         ],
     )
 
@@ -277,7 +326,13 @@ ORDERED_SELECTION_PROBABILITY = Exercise(
     rtol=1e-7,
     atol=1e-12,
     diagnose=_ordered_diagnose,
-    hint="Keep a boolean mask of the items still available; after each pick, switch it off.",
+    hints=(
+        "Picking without replacement: each pick is a softmax over the items still "
+        "available, and the probability of the whole order is the product of the picks' "
+        "probabilities.",
+        "Keep track of which items remain (a boolean mask works); for each item of `order` "
+        "in turn, multiply in its probability among the remaining items, then remove it.",
+    ),
 )
 
 

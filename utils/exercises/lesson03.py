@@ -31,7 +31,7 @@ _GUESS_ATOL = 5e-4
 
 
 def _first_mistake(got, expected, mistakes, atol: float = _ATOL) -> str | None:
-    return first_matching_mistake(got, expected, mistakes, rtol=_RTOL, atol=atol)
+    return first_matching_mistake(got, expected, mistakes, rtol=_RTOL, atol=atol, unique=True)
 
 
 # -------------------------------------------------------- 03.apply_temperature
@@ -59,6 +59,12 @@ def _temperature_hidden(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _scaled_scores_size(case: Case) -> float:
+    """max |z / T|: what float32 rounding of the divided scores is relative to."""
+    logits, temperature = np.asarray(case.args[0], dtype=np.float64), float(case.args[1])
+    return float(np.max(np.abs(logits))) / temperature
+
+
 def _temperature_diagnose(case: Case, expected, got) -> str | None:
     logits, temperature = np.asarray(case.args[0], dtype=np.float64), float(case.args[1])
     mistakes = [
@@ -79,6 +85,17 @@ def _temperature_diagnose(case: Case, expected, got) -> str | None:
             "probabilities, softmax(z / T).",
         ),
     ]
+    with np.errstate(all="ignore"):
+        powered = softmax(logits) ** (1.0 / temperature)
+    if np.isfinite(powered).all():
+        mistakes.append(
+            (
+                powered,
+                "you raised the probabilities to the power 1/T but did not renormalize: "
+                "p ** (1/T) is proportional to the answer; divide it by its sum over the "
+                "last axis.",
+            )
+        )
     with np.errstate(all="ignore"):
         scaled = np.exp(logits / temperature)
     if np.isfinite(scaled).all():
@@ -117,9 +134,13 @@ APPLY_TEMPERATURE = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_temperature_diagnose,
-    hint=(
-        "Divide the scores by the temperature, then apply a stable softmax over "
-        "the last axis (your stable_softmax from lesson 02, or utils.softmax)."
+    input_scale=_scaled_scores_size,
+    axis_of_reference=-1,
+    hints=(
+        "The temperature rescales the scores before the softmax: T < 1 spreads them apart "
+        "(sharper), T > 1 pulls them together (flatter).",
+        "Scale the scores by 1/T, then apply a softmax that survives large scores (your "
+        "stable_softmax from lesson 02, or utils.softmax) over the last axis.",
     ),
 )
 
@@ -156,8 +177,8 @@ def _entropy_diagnose(case: Case, expected, got) -> str | None:
         if nan.any() and np.array_equal(nan, (probs == 0).any(axis=-1)):
             return (
                 "0 * log(0) gave nan: a token with probability 0 adds nothing to the "
-                "entropy (0 log 0 = 0), so replace the zeros before taking the log, "
-                "e.g. np.where(probs > 0, probs, 1.0)."
+                "entropy (0 log 0 = 0), so replace the zeros by a number whose log is 0 "
+                "before taking the log."
             )
     terms = -probs * np.log(np.where(probs > 0, probs, 1.0))
     mistakes = [
@@ -167,6 +188,11 @@ def _entropy_diagnose(case: Case, expected, got) -> str | None:
         ),
         (expected / np.log(10), "you used log10; use the natural log (np.log) for nats."),
         (-expected, "the sign is flipped: entropy is -sum(p log p), which is >= 0."),
+        (
+            terms.mean(axis=-1),
+            "you averaged the terms -p log p over the tokens; the entropy is their sum "
+            "(the weights p already make it an average of the surprise -log p).",
+        ),
     ]
     if probs.ndim > 1:
         mistakes.append(
@@ -206,9 +232,13 @@ ENTROPY = Exercise(
     rtol=_RTOL,
     atol=_ATOL,
     diagnose=_entropy_diagnose,
-    hint=(
-        "-sum(p * log p) over the last axis; where p == 0 the term is 0 "
-        "(np.where, or mask the zeros before taking the log)."
+    axis_of_reference=-1,
+    hints=(
+        "Entropy is the expected surprise: each token adds p times -log p, summed over the "
+        "tokens of one distribution (the last axis), with the natural log (nats).",
+        "A token with p = 0 adds nothing (0 log 0 counts as 0), but log(0) is -inf and "
+        "0 times -inf is nan: replace the zero probabilities by something whose log is 0 "
+        "before taking the log.",
     ),
 )
 
@@ -257,7 +287,13 @@ PREDICT_SHIFT = Exercise(
     rtol=0.0,
     atol=_GUESS_ATOL,
     diagnose=_predict_shift_diagnose,
-    hint="Which quantities does the softmax depend on? Differences between scores.",
+    hints=(
+        "Which quantities does the softmax depend on? Adding the same number to every "
+        "score changes no difference between two scores.",
+        "exp(z + 100) is exp(z) times exp(100): the same factor in every term of the "
+        "numerator and of the denominator, so it cancels. Work out P(cat) for the "
+        "original scores.",
+    ),
 )
 
 
@@ -299,7 +335,12 @@ PREDICT_TIE_LIMIT = Exercise(
     rtol=0.0,
     atol=_GUESS_ATOL,
     diagnose=_predict_tie_limit_diagnose,
-    hint="Ratios: p_i / p_j = exp((z_i - z_j) / T). What is the ratio of two equal scores?",
+    hints=(
+        "Write the ratio of two probabilities, p_i / p_j = exp((z_i - z_j) / T). What does "
+        "it do as T -> 0 when z_i > z_j, and when z_i = z_j?",
+        "As T -> 0 the lower token's share vanishes, while the two tied tokens keep a "
+        "ratio of exactly 1 at every temperature: they split the mass between them.",
+    ),
 )
 
 

@@ -106,6 +106,18 @@ def _distribution_diagnose(case: Case, expected, got) -> str | None:
         )
     if _close(got, scores[..., ids]):
         return "you returned the candidates' scores (logits); turn them into probabilities."
+    if _close(got, log_softmax(scores[..., ids]), rtol=1e-5):
+        return (
+            "these are the candidates' log-probabilities (log-softmax); return the "
+            "probabilities themselves."
+        )
+    if scores.ndim > 1 and _close(
+        got, softmax(scores[..., ids].ravel()).reshape(np.shape(expected)), rtol=1e-5
+    ):
+        return (
+            "you normalized over all the contexts of the batch at once; each context (one "
+            "row of logits) is its own distribution: normalize along the last axis."
+        )
     with np.errstate(over="ignore"):
         if _close(got, np.exp(scores[..., ids]), rtol=1e-5):
             return "you exponentiated the scores but did not divide by their sum."
@@ -156,14 +168,25 @@ NEXT_TOKEN_DISTRIBUTION = Exercise(
             ),
             label="two contexts, the tiny model's 78 words, four verbs",
         ),
+        Case(
+            args=(
+                _seeded_logits(40, (2, 3, len(_HAND_VOCAB))),
+                _HAND_VOCAB,
+                ["sat", "cat", "mat"],
+            ),
+            label="a (2, 3) batch of contexts (two leading axes)",
+        ),
     ),
     hidden_cases=_distribution_hidden,
     rtol=1e-7,
     atol=1e-12,
     diagnose=_distribution_diagnose,
-    hint=(
-        "Look up each candidate's position in `vocab`, take those scores with "
-        "logits[..., ids], then apply a stable softmax over the last axis."
+    hints=(
+        "Restricting the next word to the candidates means: keep only their scores and "
+        "forget every other word, then turn those scores into probabilities.",
+        "A candidate's token id is its position in `vocab`; gather the candidates' scores "
+        "along the last axis (the ellipsis keeps any batch axes), in the order of "
+        "`candidates`, and apply a stable softmax to them.",
     ),
 )
 
@@ -191,6 +214,9 @@ def _most_likely_hidden(rng: np.random.Generator) -> list[Case]:
         vocab = [str(word) for word in rng.choice(_TINY_VOCAB, size=size, replace=False)]
         offset = float(rng.choice([0.0, rng.uniform(-50, 50), rng.uniform(200, 900)]))
         logits = offset + rng.uniform(0.2, 5.0) * rng.standard_normal(size)
+        if index == 5:
+            logits = np.round(logits)  # whole numbers: ties for the top are likely
+            logits[int(rng.integers(size))] = logits.max()  # and at least one tie
         cases.append(Case(args=(logits, vocab), label=f"random scores #{index + 1}, {size} words"))
     return cases
 
@@ -202,14 +228,35 @@ def _most_likely_diagnose(case: Case, expected, got) -> str | None:
         return None
     word, number = got
     best = int(np.argmax(scores))
-    if isinstance(word, str) and word == vocab[int(np.argmin(scores))] and word != expected[0]:
-        return "you picked the least likely word; the most likely one has the largest score."
-    if isinstance(word, str) and word != expected[0]:
+    try:
+        finite = bool(np.isfinite(float(number)))
+    except (TypeError, ValueError):
+        finite = True
+    if not finite:
+        return (
+            "the probability is not a finite number: exp of large scores overflowed "
+            "(inf / inf = NaN). Subtract the largest score before exponentiating."
+        )
+    probs = softmax(scores)
+    if isinstance(word, str) and word in vocab and word != expected[0]:
+        # The mistakes below still compute a probability: that of the top word or of the
+        # word returned. Any other number (typed by hand) names no mistake.
+        own = probs[list(vocab).index(word)]
+        if not any(_close(number, value, rtol=1e-6) for value in (probs[best], own)):
+            return None
+        tied = [vocab[i] for i in np.flatnonzero(scores == scores[best])]
+        if word in tied:
+            return (
+                "several words tie for the top score and you returned a later one; return "
+                "the tied word that comes first in `vocab` (as np.argmax does)."
+            )
+        if word == vocab[int(np.argmin(scores))]:
+            return "you picked the least likely word; the most likely one has the largest score."
         near = [vocab[i] for i in (best - 1, best + 1) if 0 <= i < len(vocab)]
         if word in near:
             return (
-                "the word is the neighbour of the right one in `vocab`: look up vocab[index] "
-                "at the position np.argmax gives, without adding or subtracting 1."
+                "the word is the neighbour of the right one in `vocab`: the position of the "
+                "largest score is already the word's index, without adding or subtracting 1."
             )
         return None
     if _close(number, scores[best]):
@@ -254,9 +301,12 @@ MOST_LIKELY_NEXT_WORD = Exercise(
     rtol=1e-7,
     atol=1e-12,
     diagnose=_most_likely_diagnose,
-    hint=(
-        "np.argmax(logits) gives the position of the top score (the softmax keeps the "
-        "order); its probability needs the softmax over every word."
+    hints=(
+        "The softmax keeps the order of the scores: the most likely word is the one with "
+        "the largest score, but its probability depends on every score.",
+        "Find the position of the largest score (the first one on a tie), read the word "
+        "at that position in `vocab`, and its probability from a stable softmax over the "
+        "whole vocabulary.",
     ),
 )
 
@@ -315,11 +365,13 @@ def _kl_diagnose(case: Case, expected, got) -> str | None:
     got_array = np.asarray(got, dtype=np.float64)
     if got_array.shape != np.shape(expected):
         return None
-    if np.isnan(got_array).any() and (p == 0).any():
+    nan_rows = np.isnan(got_array)
+    zero_rows = (p == 0).any(axis=-1)
+    if nan_rows.any() and (zero_rows | ~nan_rows).all():
         return (
-            "NaN where the true distribution has zeros: 0 * log 0 gives NaN in NumPy, but "
-            "a word that cannot occur contributes 0 to the divergence; keep only the "
-            "terms with p > 0 (e.g. with np.where)."
+            "NaN where the true distribution has zeros: 0 * log 0 (and 0 * -inf, where the "
+            "model rules the word out) give NaN in NumPy, but a word that cannot occur "
+            "contributes 0 to the divergence; keep only the terms with p > 0."
         )
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
         log_p = np.log(p)
@@ -381,6 +433,10 @@ KL_LEARNED_VS_TRUE = Exercise(
             label="the model rules out a word that can occur (score -inf)",
         ),
         Case(
+            args=(np.array([0.5, 0.5, 0.0]), np.array([0.0, 1.0, -np.inf])),
+            label="the model rules out a word the truth never produces (both 0)",
+        ),
+        Case(
             args=(
                 np.array([[0.7, 0.2, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25]]),
                 np.array([[1.0, 0.5, 0.0, -2.0], [0.0, 0.1, -0.1, 0.3]]),
@@ -392,9 +448,12 @@ KL_LEARNED_VS_TRUE = Exercise(
     rtol=1e-7,
     atol=1e-10,
     diagnose=_kl_diagnose,
-    hint=(
-        "Get log q from the logits with a stable log-softmax (never log of a softmax), "
-        "then sum p * (log p - log q) over the words with p > 0."
+    hints=(
+        "KL(p || q) averages the log-ratio log p - log q with the TRUE probabilities p as "
+        "weights; a word with p = 0 adds nothing, whatever q says about it.",
+        "Take log q straight from the logits with a stable log-softmax (the softmax itself "
+        "can round a tiny q to 0), and leave the terms with p = 0 out of the sum instead "
+        "of multiplying them by 0 (0 * log 0 and 0 * -inf are NaN).",
     ),
 )
 

@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 
+# Whole numbers from -2 to 2: a tie at almost every place (-0.0 made 0.0 by the + 0.0).
+_WHOLE_NUMBER_LOGITS = np.round(np.random.default_rng(5).standard_normal(30)) + 0.0
+
+
 def _same(got, expected) -> bool:
     """Exact equality of shape and values (-inf equals -inf)."""
     try:
@@ -108,9 +112,34 @@ def _inverse_cdf_diagnose(case: Case, expected, got) -> str | None:
         return None
     if np.array_equal(got, expected + 1) or np.array_equal(got, expected - 1):
         return "every id is off by one; token ids start at 0 like the positions in `probs`."
+    cumulative = np.cumsum(probs)
+    right = np.searchsorted(cumulative, uniforms, side="right")
+    if np.array_equal(got, np.minimum(right, probs.size - 1)):
+        return (
+            "you capped the ids at the last token, but its probability is 0; when rounding "
+            "leaves u above every cumulative sum, choose the last token with probability > 0."
+        )
+    with np.errstate(invalid="ignore"):
+        first_above = np.argmax(cumulative > uniforms[..., None], axis=-1)
+    if np.array_equal(got, first_above):
+        return (
+            "where rounding leaves u above every cumulative sum, the comparison c > u is "
+            "all-False and np.argmax of an all-False row is 0, so token 0 is chosen; choose "
+            "the last token with probability > 0 then."
+        )
+    by_probability = np.argsort(-probs, kind="stable")
+    sorted_cdf = np.cumsum(probs[by_probability])
+    sorted_ids = np.minimum(
+        np.searchsorted(sorted_cdf, uniforms, side="right"), np.count_nonzero(probs) - 1
+    )
+    if np.array_equal(got, by_probability[sorted_ids]) and not np.array_equal(got, expected):
+        return (
+            "you sorted the tokens by probability before the cumulative sums; the inverse CDF "
+            "runs over the tokens in vocabulary order (token 0 first), as np.cumsum(probs) does."
+        )
     if (got >= probs.size).any() or (got < 0).any():
         return (
-            f"an id is outside 0..{probs.size - 1}: when rounding leaves the last "
+            f"an id is outside 0..{probs.size - 1} (the vocabulary): when rounding leaves the last "
             "cumulative sum a hair under 1, u can land above it; choose the last token "
             "with probability > 0 then."
         )
@@ -120,7 +149,6 @@ def _inverse_cdf_diagnose(case: Case, expected, got) -> str | None:
             "[c[i-1], c[i]) of the cumulative sums, which is empty when p[i] = 0 — pick "
             "the first token whose cumulative sum is strictly greater than u."
         )
-    cumulative = np.cumsum(probs)
     left = np.minimum(np.searchsorted(cumulative, uniforms, side="left"), probs.size - 1)
     if np.array_equal(got, left):
         return (
@@ -160,14 +188,25 @@ INVERSE_CDF_SAMPLE = Exercise(
             args=(np.full(10, 0.1), np.array([np.nextafter(1.0, 0.0), 0.05])),
             label="ten tokens of 0.1 (their sum rounds to 0.9999999999999999), u just below 1",
         ),
+        Case(
+            args=(np.append(np.full(10, 0.1), 0.0), np.array([0.3, np.nextafter(1.0, 0.0)])),
+            label="the same ten tokens and a last token of probability 0, u just below 1",
+        ),
+        Case(
+            args=(np.array([0.2, 0.5, 0.3]), np.array([0.1, 0.3, 0.75])),
+            label="probabilities not sorted (the CDF runs in vocabulary order)",
+        ),
     ),
     hidden_cases=_inverse_cdf_hidden,
     rtol=0.0,
     atol=0.0,
     diagnose=_inverse_cdf_diagnose,
-    hint=(
-        "c = np.cumsum(probs); np.searchsorted(c, uniforms, side='right') counts the sums "
-        "<= u. Then cap the ids at the last token whose probability is > 0."
+    hints=(
+        "Lay the tokens' probabilities end to end on [0, 1): token i owns the stretch from "
+        "the cumulative sum before it up to its own, so u picks the stretch it falls in.",
+        "The chosen token is the number of cumulative sums that are <= u (NumPy can count "
+        "them for a whole array of u at once). Rounding can leave the last sum a hair "
+        "under 1: then fall back to the last token whose probability is above 0.",
     ),
 )
 
@@ -221,6 +260,15 @@ def _top_k_diagnose(case: Case, expected, got) -> str | None:
     logits = np.asarray(case.args[0], dtype=np.float64)
     k = int(case.args[1])
     expected = np.asarray(expected, dtype=np.float64)
+    if logits.ndim > 1:
+        flat = logits.ravel()
+        keep = np.zeros(flat.size, dtype=bool)
+        keep[np.argsort(-flat, kind="stable")[:k]] = True
+        if _same(got, np.where(keep, flat, -np.inf).reshape(logits.shape)):
+            return (
+                "you ranked the whole batch as one row, so some rows keep fewer than k tokens "
+                "(or none); rank each row on its own, along the last axis."
+            )
     message = _filter_shape_diagnose(logits, got, expected)
     if message:
         return message
@@ -245,10 +293,20 @@ def _top_k_diagnose(case: Case, expected, got) -> str | None:
         smallest = np.where(logits <= np.sort(logits, axis=-1)[..., k - 1 : k], logits, -np.inf)
         if k < logits.shape[-1] and _same(got, smallest):
             return "you kept the k LOWEST logits; keep the k highest."
-        return (
-            "you kept k tokens, but not the right ones: the k highest logits stay, and "
-            "among tokens tied at the k-th place the lower token ids."
+        kept_mask = np.isfinite(got) | (np.isneginf(got) & np.isneginf(logits) & (kept > 0))
+        a_top_k = (
+            _same(np.where(kept_mask, logits, -np.inf), got)
+            and (np.where(kept_mask, logits, np.inf) >= kth).all()
+            and (np.where(kept_mask, -np.inf, logits) <= kth).all()
         )
+        if a_top_k:
+            return (
+                "you kept k of the highest logits, but among the tokens tied at the k-th place "
+                "not the lower token ids: a reversed ascending sort, np.argpartition or an "
+                "unstable sort choose among ties in their own order; rank with a stable sort "
+                "of the negated logits."
+            )
+        return "you kept k tokens, but not the right ones: the k highest logits stay."
     return None
 
 
@@ -276,14 +334,21 @@ TOP_K_FILTER = Exercise(
             args=(np.array([0.5, -np.inf, 2.0, -np.inf, 1.0]), 2),
             label="logits already holding -inf",
         ),
+        Case(
+            args=(_WHOLE_NUMBER_LOGITS, 8),
+            label="30 whole-number logits, k = 8 (the 8th place is a tie)",
+        ),
     ),
     hidden_cases=_top_k_hidden,
     rtol=0.0,
     atol=0.0,
     diagnose=_top_k_diagnose,
-    hint=(
-        "order = np.argsort(-logits, axis=-1, kind='stable') ranks the tokens (ties: lower "
-        "id first); the first k columns of it are the tokens to keep."
+    hints=(
+        "Rank each row's tokens from the highest logit down; the first k of that ranking "
+        "stay, everything else becomes -inf. Ties must be ranked by token id.",
+        "A stable sort keeps equal keys in their original order: sort the NEGATED logits "
+        "stably (a reversed ascending sort puts tied tokens backwards), then mark the "
+        "first k ranked positions as kept, in a new array.",
     ),
 )
 
@@ -326,6 +391,65 @@ def _top_p_hidden(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _top_p_rules(logits, probs, p):
+    """(kept mask, message) of the top-p rules learners write instead of the right one."""
+    order = np.argsort(-logits, axis=-1, kind="stable")
+    ranked = np.take_along_axis(probs, order, axis=-1)
+    before = np.cumsum(ranked, axis=-1) - ranked
+    flat_before = (np.cumsum(ranked) - ranked.ravel()).reshape(ranked.shape)
+    first = np.arange(logits.shape[-1]) == 0
+
+    def unranked(keep_ranked):
+        keep = np.empty_like(keep_ranked)
+        np.put_along_axis(keep, order, keep_ranked, axis=-1)
+        return keep
+
+    ascending = np.argsort(logits, axis=-1, kind="stable")
+    tail = np.cumsum(np.take_along_axis(probs, ascending, axis=-1), axis=-1)
+    remove_ranked = tail <= 1 - p
+    remove_ranked[..., -1] = False
+    remove = np.empty_like(remove_ranked)
+    np.put_along_axis(remove, ascending, remove_ranked, axis=-1)
+    rounding = (
+        "at the boundary you kept an extra token: the token that brings the mass to "
+        "exactly p is the last one kept. Rounding may make that mass a hair under p (0.5 + "
+        "0.3 can come out as 0.7999999999999998), so count a cumulative probability within "
+        "1e-12 of p as reaching p."
+    )
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    ranked_mass = np.take_along_axis(exponentials, order, axis=-1)
+    mass_before = np.cumsum(ranked_mass, axis=-1) - ranked_mass
+    return [
+        (unranked((before < p) | first), rounding),
+        (
+            unranked(np.cumsum(ranked, axis=-1) <= p + 1e-12),
+            "you dropped the token that makes the mass reach p; top-p keeps the smallest set "
+            "whose probability is AT LEAST p, so the crossing token stays.",
+        ),
+        (
+            unranked((mass_before < p - 1e-12) | first),
+            "your running total adds exponentials that were not normalized, so it is not a "
+            "probability: divide by the row's total (the softmax of the whole row) first.",
+        ),
+        (
+            ~remove,
+            "you removed tokens while the tail mass is <= 1 - p (Hugging Face's rule): "
+            "rounding in 1 - p and in the tail sums moves the boundary. "
+            + rounding[rounding.index("Rounding may") :],
+        ),
+        (
+            unranked((flat_before < p - 1e-12) | first),
+            "the running total carries over from one row to the next (a cumsum over the "
+            "flattened batch); each row is its own distribution: sum along the last axis.",
+        ),
+        (
+            unranked((before <= p + 1e-12) | first),
+            "you kept one token too many: a token whose mass before it already reaches p is "
+            "not needed; stop at the first token whose cumulative probability reaches p.",
+        ),
+    ]
+
+
 def _top_p_diagnose(case: Case, expected, got) -> str | None:
     logits = np.asarray(case.args[0], dtype=np.float64)
     p = float(case.args[1])
@@ -343,16 +467,12 @@ def _top_p_diagnose(case: Case, expected, got) -> str | None:
             "with p = 1 every token stays (Hugging Face skips the filter): the mass "
             "before the last, tiny tokens already rounds to 1, so return the logits unchanged."
         )
+    if (kept != want).any():
+        # Rules that move the boundary: named only when the answer is exactly that rule's.
+        for rule, message in _top_p_rules(logits, softmax(logits), p):
+            if _same(got, np.where(rule, logits, -np.inf)):
+                return message
     if np.isfinite(got).sum() and (kept == want + 1).any() and (kept >= want).all():
-        probs = np.sort(softmax(logits), axis=-1)[..., ::-1]
-        mass = np.take_along_axis(np.cumsum(probs, axis=-1), (want - 1)[..., None], axis=-1)
-        if np.isclose(mass, p, rtol=0, atol=1e-12).any():
-            return (
-                "at the boundary you kept one token too many: the token that brings the mass "
-                "to exactly p is the last one kept. Rounding may make that mass a hair under p "
-                "(0.5 + 0.3 can come out as 0.7999999999999998), so count a cumulative "
-                "probability within 1e-12 of p as reaching p."
-            )
         return (
             "you kept one token too many: stop at the first token whose cumulative "
             "probability reaches p (that token included)."
@@ -365,8 +485,9 @@ def _top_p_diagnose(case: Case, expected, got) -> str | None:
     if (kept == want).all():
         return (
             "you kept the right number of tokens, but not the right ones: rank them from the "
-            "most likely down, and among equal logits put the lower token id first "
-            "(np.argsort(-logits, kind='stable'))."
+            "most likely down, and among equal logits put the lower token id first (a "
+            "stable sort of the negated logits; an unstable or reversed sort breaks ties "
+            "its own way)."
         )
     return None
 
@@ -380,7 +501,7 @@ TOP_P_FILTER = Exercise(
     reference=top_p_filter_reference,
     visible_cases=(
         Case(
-            args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.7), label="probs 1/2, 1/4, 1/8, 1/8, p=0.7"
+            args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.8), label="probs 1/2, 1/4, 1/8, 1/8, p=0.8"
         ),
         Case(
             args=(np.log([0.5, 0.25, 0.125, 0.125]), 0.75),
@@ -401,15 +522,26 @@ TOP_P_FILTER = Exercise(
             args=(np.array([[2.0, 1.0, 0.0, -1.0], [0.0, 0.0, 5.0, 0.0]]), 0.9),
             label="a batch of two rows, p = 0.9",
         ),
+        Case(
+            args=(np.log([[0.5, 0.3, 0.1, 0.1], [0.1, 0.4, 0.1, 0.4]]), 0.6),
+            label="a batch of two rows, p = 0.6 (two tokens in each)",
+        ),
+        Case(
+            args=(_WHOLE_NUMBER_LOGITS, 0.7),
+            label="30 whole-number logits, p = 0.7 (the boundary falls among tied tokens)",
+        ),
     ),
     hidden_cases=_top_p_hidden,
     rtol=0.0,
     atol=0.0,
     diagnose=_top_p_diagnose,
-    hint=(
-        "Rank tokens with np.argsort(-logits, kind='stable'), take the softmax probabilities "
-        "in that order, and keep a token while the mass BEFORE it is below p - 1e-12; "
-        "p = 1 keeps everything."
+    hints=(
+        "Walk down the tokens from the most likely (ties: lower id first), adding up their "
+        "probabilities; stop at the first token at which the total reaches p, and keep it.",
+        "A token is kept exactly when the probability of the tokens ranked BEFORE it is "
+        "still short of p (allow the 1e-12 of rounding). Compute that for every ranked "
+        "position at once, map it back to the original token order, and treat p = 1 as "
+        "keeping everything.",
     ),
 )
 

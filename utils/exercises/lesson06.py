@@ -97,6 +97,10 @@ _SEQUENCE_CASES = (
         args=(np.array([[1.0, -np.inf, 0.5], [-np.inf, 2.0, 2.0]]), np.array([2, 1])),
         label="masked tokens scored -inf (not chosen)",
     ),
+    Case(
+        args=(np.array([[1.0, -np.inf, 0.5], [0.0, 2.0, 1.0]]), np.array([1, 2])),
+        label="a masked token chosen: probability 0, log-probability -inf",
+    ),
 )
 
 
@@ -110,6 +114,12 @@ def _sequence_hidden(rng: np.random.Generator) -> list[Case]:
         dtype = np.float32 if offset in (0.0, 95.0) else np.float64
         logits = (offset + _steps(rng, time, vocab, float(rng.uniform(0.5, 6.0)))).astype(dtype)
         token_ids = rng.integers(0, vocab, size=time)
+        if index == 4 and vocab > 2:
+            # A masked token (-inf) at every step, never the chosen one.
+            masked = (token_ids + 1 + rng.integers(0, vocab - 1, size=time)) % vocab
+            logits[np.arange(time), masked] = -np.inf
+        elif index == 5:
+            logits[0, token_ids[0]] -= 800.0  # a chosen token far below the others
         label = f"random #{index + 1}: {time} steps, {vocab} tokens, scores near {offset:g}"
         cases.append(Case(args=(logits, token_ids), label=label))
     return cases
@@ -135,12 +145,28 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
         return "the result should be one number for the whole sequence, not one per token."
     if value.shape != ():
         return None
-    if np.isnan(value):
+    if np.isneginf(expected) and np.isfinite(value):
         return (
-            "the result is NaN: exp of large scores overflowed. Compute each step's "
-            "log-probabilities as z - logsumexp(z) (log_softmax), never log(exp(z) / sum)."
+            "a chosen token is masked (its score is -inf), so its probability is 0 and the "
+            "sequence's log-probability is -inf; keep the -inf instead of replacing it."
         )
-    if np.isneginf(value):
+    if np.isnan(value):
+        with np.errstate(all="ignore"):
+            exponentials = np.exp(logits)
+            naive = np.log(exponentials / exponentials.sum(axis=-1, keepdims=True))
+        if np.isnan(naive).any():
+            return (
+                "the result is NaN: exp of large scores overflowed. Compute each step's "
+                "log-probabilities as z - logsumexp(z) (log_softmax), never log(exp(z) / sum)."
+            )
+        if np.isneginf(logits).any():
+            return (
+                "the result is NaN: a masked token's log-probability is -inf, and -inf * 0 = "
+                "NaN, so the chosen tokens cannot be picked by multiplying with a one-hot "
+                "vector; index the chosen entry of each step instead."
+            )
+        return None
+    if np.isneginf(value) and np.isfinite(expected):
         return (
             "the result is -inf although every chosen token has a probability above 0: a "
             "probability (or the product of many) underflowed to 0 before the log. Add the "
@@ -148,6 +174,8 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
         )
     token_probs = np.exp(per_token)
     gathered = np.take_along_axis(logits, token_ids[:, None], axis=-1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        every_step = log_softmax(logits, axis=-1)[:, token_ids].sum()
     mistakes = [
         (
             np.exp(expected),
@@ -175,6 +203,11 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
             "this exercise asks for their sum.",
         ),
         (expected / np.log(2), "use the natural logarithm (np.log), not log2."),
+        (
+            every_step,
+            "logits[:, token_ids] (or log_probs[:, token_ids]) picks every chosen token at "
+            "every step; pick one entry per step: step t's entry for token_ids[t].",
+        ),
         (expected / np.log(10), "use the natural logarithm (np.log), not log10."),
     ]
     if time > 1:
@@ -209,9 +242,11 @@ SEQUENCE_LOG_PROB = Exercise(
     rtol=1e-5,
     atol=1e-5,
     diagnose=_sequence_diagnose,
-    hint=(
-        "log_softmax(logits, axis=-1) gives every step's log-probabilities; pick the chosen "
-        "token's with np.take_along_axis (or fancy indexing) and add them up."
+    hints=(
+        "The chain rule multiplies the steps' probabilities; in log space that product "
+        "becomes a sum, which never underflows.",
+        "Normalize each step (each row) over the vocabulary in log space, read one entry "
+        "per step: row t at column token_ids[t], and add those entries up.",
     ),
 )
 
@@ -297,6 +332,14 @@ def _length_diagnose(case: Case, expected, got) -> str | None:
             "the sign is flipped; the normalized score of a log-probability stays <= 0.",
         ),
     ]
+    google = ((5.0 + length) / 6.0) ** penalty
+    mistakes.append(
+        (
+            score / google,
+            "that is Google's length penalty ((5 + length) / 6) ** length_penalty; this "
+            "exercise uses Hugging Face's: length ** length_penalty.",
+        )
+    )
     if penalty != 0:
         mistakes.append(
             (
@@ -319,7 +362,12 @@ LENGTH_NORMALIZED = Exercise(
     rtol=1e-9,
     atol=1e-12,
     diagnose=_length_diagnose,
-    hint="score / length ** length_penalty, with NumPy arrays so batches work.",
+    hints=(
+        "The score is divided by a power of the length, and length_penalty is that power's "
+        "exponent: 0 leaves the score alone, 1 gives the mean per token.",
+        "Write it so that it works element by element on NumPy arrays (a batch of scores "
+        "with one length each) as well as on single numbers: avoid the math module.",
+    ),
 )
 
 
@@ -409,17 +457,36 @@ def _last_step_decides():
 
 def _beyond_beam_two():
     # The best sequence starts with the third most likely token: a beam of
-    # width 2 never sees it.
+    # width 2 never sees it. Greedy, that beam and a search over the first three
+    # tokens only each end on another sequence.
     first = _table([0.4, 0.35, 0.2, 0.05])
     second = np.full((4, 4), 0.25)
     second[2] = [0.0, 0.0, 1.0, 0.0]
     third = np.full((4, 4, 4), 0.25)
+    third[0, 0] = [0.2, 0.2, 0.2, 0.4]  # where greedy goes
     third[0, 1] = [0.1, 0.1, 0.1, 0.7]  # what a width-2 beam settles for
     third[2, 2] = [0.02, 0.02, 0.02, 0.94]
     return first, second, third
 
 
+def _no_shortcut():
+    # Greedy and adding the steps' probabilities each pick another sequence.
+    first = _table([0.47, 0.39, 0.14])
+    second = _table([[0.04, 0.61, 0.35], [0.79, 0.15, 0.06], [0.9, 0.04, 0.06]])
+    third = _table(
+        [
+            [[0.81, 0.16, 0.03], [0.36, 0.22, 0.42], [0.5, 0.25, 0.25]],
+            [[0.08, 0.46, 0.46], [0.49, 0.5, 0.01], [0.14, 0.79, 0.07]],
+            [[0.29, 0.65, 0.06], [0.45, 0.06, 0.49], [0.43, 0.47, 0.1]],
+        ]
+    )
+    return first, second, third
+
+
 _BEST_CASES = (
+    # First the case where every shortcut gives its own answer, so that the first message
+    # a learner sees names the shortcut that was really taken.
+    Case(args=_no_shortcut(), label="3 tokens: greedy and adding probabilities both miss the best"),
     Case(args=(_HAND_FIRST, _HAND_SECOND, _HAND_THIRD), label="the lesson's example (3 tokens)"),
     Case(args=_greedy_wins(), label="a model where greedy happens to be right"),
     Case(args=_last_step_decides(), label="greedy's second word leads to a flat last step"),
@@ -453,6 +520,15 @@ def _best_diagnose(case: Case, expected, got) -> str | None:
             "and its total log-probability."
         )
     ids = np.asarray(got[0])
+    if (
+        ids.shape == ()
+        and ids.dtype.kind in "iu"
+        and int(ids) == int(np.argmax(_joint_log_probs(first, second, third)))
+    ):
+        return (
+            "the first item is np.argmax's flat index into the (vocab, vocab, vocab) table; "
+            "turn it into three token ids with np.unravel_index."
+        )
     if ids.shape != (3,):
         return None
     if np.array_equal(ids, expected_ids):
@@ -464,6 +540,56 @@ def _best_diagnose(case: Case, expected, got) -> str | None:
         return None
     if np.array_equal(ids, expected_ids[::-1]):
         return "the ids are in reverse order; the first token comes first."
+    # A search that picks other ids still scores what it picked (or a mistake's own score):
+    # a number that is no score of these ids means the ids were not searched for at all
+    # (typed by hand), and then no mistake is named.
+    joint = _joint_log_probs(first, second, third)
+    if ids.dtype.kind not in "iu" or (ids < 0).any() or (ids >= len(first)).any():
+        return None
+    own = float(joint[tuple(int(i) for i in ids)])
+    try:
+        number = float(np.asarray(got[1], dtype=np.float64))
+    except (TypeError, ValueError):
+        return None
+    scored = [own, float(np.exp(own)), -own]
+    if not any(np.isclose(number, value, rtol=1e-6, atol=1e-12) for value in scored):
+        with np.errstate(divide="ignore"):
+            logs = [np.log(table) for table in (first, second, third)]
+        misaligned_scores = [
+            (logs[0][None, None, :] + logs[1][None, :, :] + logs[2])[tuple(ids)],
+            (logs[0][:, None, None] + logs[1][None, :, :] + logs[2])[tuple(ids)],
+        ]
+        if not any(np.isclose(number, value) for value in misaligned_scores):
+            return None
+    vocab = len(first)
+    if vocab > 3:
+        restricted = _joint_log_probs(first[:3], second[:3, :3], third[:3, :3, :3])
+        first_three = np.unravel_index(int(np.argmax(restricted)), restricted.shape)
+        if np.array_equal(ids, first_three):
+            return (
+                f"that is the best sequence among the first 3 tokens only; this model has "
+                f"{vocab}: let the search run over every token id (len(first)), not a fixed 3."
+            )
+    added = first[:, None, None] + second[:, :, None] + third
+    if np.array_equal(ids, np.unravel_index(int(np.argmax(added)), added.shape)):
+        return (
+            "that sequence maximizes the sum of the steps' probabilities; the probability "
+            "of a sequence is their product (the sum of their logs): you added the "
+            "probabilities."
+        )
+    with np.errstate(divide="ignore"):
+        logs = [np.log(table) for table in (first, second, third)]
+    for misaligned in (
+        logs[0][None, None, :] + logs[1][None, :, :] + logs[2],
+        logs[0][:, None, None] + logs[1][None, :, :] + logs[2],
+    ):
+        wrong_ids = np.unravel_index(int(np.argmax(misaligned)), misaligned.shape)
+        if np.array_equal(ids, wrong_ids) and not np.array_equal(ids, expected_ids):
+            return (
+                "the three tables are broadcast along the wrong axes: first[a] must vary along "
+                "axis 0 of the table, second[a, b] along axes 0 and 1, third[a, b, c] along "
+                "all three."
+            )
     greedy = greedy_sequence(first, second, third)
     if np.array_equal(ids, greedy):
         return (
@@ -491,9 +617,13 @@ BEST_SEQUENCE = Exercise(
     rtol=1e-9,
     atol=1e-12,
     diagnose=_best_diagnose,
-    hint=(
-        "Build the (vocab, vocab, vocab) table of log first[a] + log second[a, b] + "
-        "log third[a, b, c] with broadcasting, then np.argmax and np.unravel_index."
+    hints=(
+        "A sequence's probability is the product of its three steps' probabilities; the "
+        "best sequence is the one whose product (or sum of logs) is largest, and only "
+        "scoring every one of the vocab ** 3 sequences is sure to find it.",
+        "Score all sequences at once in a (vocab, vocab, vocab) table by broadcasting the "
+        "three tables against each other, then find the table's largest entry and turn "
+        "its position into three token ids.",
     ),
 )
 

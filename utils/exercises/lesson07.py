@@ -103,6 +103,13 @@ def _random_batch(rng: np.random.Generator, index: int):
     spread = float(rng.uniform(0.3, 8.0))
     logits = offset + spread * rng.standard_normal((positions, vocab))
     targets = rng.integers(0, vocab, size=positions)
+    rows = np.arange(positions)
+    if index == 4 and vocab > 2:
+        # A masked token (-inf) in every row, never the target.
+        masked = (targets + 1 + rng.integers(0, vocab - 1, size=positions)) % vocab
+        logits[rows, masked] = -np.inf
+    elif index == 5:
+        logits[0, targets[0]] -= 800.0  # a target whose probability underflows to 0
     label = f"random #{index + 1}: {positions} positions, {vocab} tokens, scores near {offset:g}"
     return logits, targets, label
 
@@ -115,12 +122,30 @@ def _loss_hidden(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _nonfinite_message(value: np.ndarray) -> str | None:
+def _naive_overflows(logits: np.ndarray) -> bool:
+    """Does the textbook softmax exp(z) / sum(exp(z)) give NaN on these logits?"""
+    with np.errstate(all="ignore"):
+        exponentials = np.exp(logits)
+        return bool(np.isnan(exponentials / exponentials.sum(axis=-1, keepdims=True)).any())
+
+
+_ONE_HOT_NAN = (
+    "the result contains NaN: a masked token's log-probability is -inf, and -inf * 0 = NaN, "
+    "so the targets cannot be picked by multiplying with a one-hot vector; index each row's "
+    "target entry instead."
+)
+
+
+def _nonfinite_message(value: np.ndarray, logits: np.ndarray) -> str | None:
     if np.isnan(value).any():
-        return (
-            "the result contains NaN: exp of large scores overflowed (inf / inf). Compute "
-            "-log p(target) as logsumexp(z) - z[target], never log(exp(z) / sum)."
-        )
+        if _naive_overflows(logits):
+            return (
+                "the result contains NaN: exp of large scores overflowed (inf / inf). Compute "
+                "-log p(target) as logsumexp(z) - z[target], never log(exp(z) / sum)."
+            )
+        if np.isneginf(logits).any():
+            return _ONE_HOT_NAN
+        return None
     if np.isinf(value).any():
         return (
             "the result contains inf although every target has a probability above 0: "
@@ -144,7 +169,7 @@ def _loss_diagnose(case: Case, expected, got) -> str | None:
         return None
     if value.shape != ():
         return None
-    nonfinite = _nonfinite_message(value)
+    nonfinite = _nonfinite_message(value, logits)
     if nonfinite:
         return nonfinite
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -162,13 +187,23 @@ def _loss_diagnose(case: Case, expected, got) -> str | None:
                 "one per row: logits[np.arange(len(targets)), targets].",
             ),
         ]
+        over_batch = -log_softmax(logits, axis=0)[np.arange(positions), targets]
+        mistakes.append(
+            (
+                over_batch.mean(),
+                "you normalized over the batch axis (axis 0); "
+                "each position's distribution is along the last axis.",
+            )
+        )
         if positions > 1:
-            over_batch = -log_softmax(logits, axis=0)[np.arange(positions), targets]
+            shifted = (
+                logsumexp(logits[:-1], axis=-1) - logits[np.arange(positions - 1), targets[1:]]
+            )
             mistakes.append(
                 (
-                    over_batch.mean(),
-                    "you normalized over the batch axis (axis 0); "
-                    "each position's distribution is along the last axis.",
+                    shifted.mean(),
+                    "you paired logits[n] with targets[n + 1] (shifted by one); here row n "
+                    "already scores targets[n].",
                 )
             )
     return first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-7)
@@ -186,9 +221,12 @@ CROSS_ENTROPY = Exercise(
     rtol=1e-5,
     atol=1e-5,
     diagnose=_loss_diagnose,
-    hint=(
-        "-log softmax(z)[y] = logsumexp(z) - z[y]; pick each row's target with "
-        "logits[np.arange(len(targets)), targets] and take the mean."
+    hints=(
+        "Each position's loss is minus the log-probability of its target, and the batch's "
+        "loss is the average over the positions.",
+        "Write -log softmax(z)[y] as the log-sum-exp of the row minus the target's own "
+        "score: no probability is ever formed, so nothing overflows or underflows. Pick "
+        "one score per row (row n, column targets[n]).",
     ),
 )
 
@@ -223,14 +261,15 @@ def _gradient_diagnose(case: Case, expected, got) -> str | None:
                 "you returned one number per position."
             )
         return None
-    nonfinite = _nonfinite_message(value)
-    if nonfinite and "NaN" in nonfinite:
+    if np.isnan(value).any() and _naive_overflows(logits):
         return (
             "the result contains NaN: exp of large scores overflowed. Compute softmax with "
             "the max-shift (utils.softmax or your own stable version)."
         )
     probs = softmax(logits, axis=-1)
     one_hot = _one_hot(targets, vocab)
+    every_target = probs.copy()
+    every_target[:, targets] -= 1.0
     mistakes = [
         (
             (probs - one_hot),
@@ -248,15 +287,16 @@ def _gradient_diagnose(case: Case, expected, got) -> str | None:
             (probs - one_hot) / vocab,
             "divide by the number of positions N (rows), not by the vocabulary size.",
         ),
+        (
+            every_target / positions,
+            "gradient[:, targets] -= 1 subtracts 1 at every target column in every row; "
+            "subtract it once per row, at that row's own target.",
+        ),
+        (
+            (softmax(logits, axis=0) - one_hot) / positions,
+            "you normalized over the batch axis (axis 0); softmax each row (last axis).",
+        ),
     ]
-    if positions > 1:
-        over_batch = softmax(logits, axis=0)
-        mistakes.append(
-            (
-                (over_batch - one_hot) / positions,
-                "you normalized over the batch axis (axis 0); softmax each row (last axis).",
-            )
-        )
     return first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-9)
 
 
@@ -272,9 +312,12 @@ CROSS_ENTROPY_GRADIENT = Exercise(
     rtol=1e-5,
     atol=1e-7,
     diagnose=_gradient_diagnose,
-    hint=(
-        "probs = a stable softmax of each row; subtract 1 at each row's target "
-        "(np.eye(vocab)[targets] is the one-hot y); divide by the number of rows."
+    hints=(
+        "For one position, the derivative of -log softmax(z)[y] with respect to z is the "
+        "predicted distribution minus the one-hot target: p - y.",
+        "Start from a stable softmax of every row, subtract 1 at each row's own target "
+        "(in a new array, not in the logits), and divide by the number of positions: the "
+        "loss is their mean.",
     ),
 )
 
@@ -386,6 +429,12 @@ def _sgd_diagnose(case: Case, expected, got) -> str | None:
             "the result contains NaN: exp of large scores overflowed. Use a stable softmax "
             "(subtract each row's maximum)."
         )
+    without_bias = cross_entropy_gradient_reference(features @ weights, targets)
+    if not weights_right and _matches(new_weights, weights - rate * (features.T @ without_bias)):
+        return (
+            "your gradient comes from logits without the bias; the layer's logits are "
+            "features @ weights + bias."
+        )
     if weights_right and not bias_right and _matches(new_bias, bias + rate * bias_step):
         return "the bias stepped uphill: subtract learning_rate * G.sum(axis=0)."
     return None
@@ -403,10 +452,14 @@ SGD_STEP = Exercise(
     rtol=1e-7,
     atol=1e-10,
     diagnose=_sgd_diagnose,
-    hint=(
-        "G = (softmax(features @ weights + bias) - onehot) / N; the weight gradient is "
-        "features.T @ G and the bias gradient G.sum(axis=0); return new arrays "
-        "weights - learning_rate * ..., bias - learning_rate * ..."
+    hints=(
+        "First the gradient with respect to the logits (your previous exercise), then the "
+        "chain rule through logits = features @ weights + bias carries it to the weights "
+        "and the bias; a descent step moves each against its gradient.",
+        "The weight gradient pairs every feature with every logit's gradient, summed over "
+        "the positions (a matrix product with the features transposed, shape like the "
+        "weights); the bias gradient sums the logits' gradient over the positions. Return "
+        "two new arrays.",
     ),
 )
 

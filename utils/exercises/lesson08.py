@@ -76,6 +76,16 @@ def _global_shift_over_batch(logits):
     return exponentials / exponentials.sum(axis=0)
 
 
+def _naive_softmax(logits):
+    exponentials = np.exp(logits)
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def _column_shift(logits):
+    exponentials = np.exp(logits - logits.max(axis=-1))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
 def _global_shift(logits):
     exponentials = np.exp(logits - logits.max())
     return exponentials / exponentials.sum(axis=-1, keepdims=True)
@@ -96,6 +106,10 @@ _NEXT_CASES = (
         args=(np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1003.0]]),),
         label="two contexts far apart (scores near +-1000)",
     ),
+    Case(
+        args=(np.array([[800.0, 0.0, -5.0], [1.0, 2.0, 3.0]]),),
+        label="a row whose scores span 805",
+    ),
 )
 
 
@@ -105,6 +119,8 @@ def _next_hidden(rng: np.random.Generator) -> list[Case]:
         batch, vocab = int(rng.integers(1, 9)), int(rng.integers(2, 90))
         offsets = rng.uniform(-500.0, 500.0, size=(batch, 1)) * float(rng.integers(0, 2))
         logits = offsets + rng.uniform(0.5, 6.0) * rng.standard_normal((batch, vocab))
+        if index == 4:
+            logits[0, 0] += 900.0  # one row wider than exp's range
         cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
     return cases
 
@@ -124,12 +140,29 @@ def _next_diagnose(case: Case, expected, got) -> str | None:
             "one gives every token probability 1). Normalize along the last axis."
         )
     if np.isnan(value).any():
-        return (
-            "a row is NaN: one maximum for the whole batch is subtracted, so a row far below "
-            "it underflows to 0 / 0. Subtract each row's own maximum (axis=-1, keepdims=True)."
-        )
+        global_nan = np.isnan(_quiet(_global_shift, logits))
+        naive_nan = np.isnan(_quiet(_naive_softmax, logits))
+        if global_nan.any() and np.array_equal(np.isnan(value), global_nan):
+            return (
+                "a row is NaN: one maximum for the whole batch is subtracted, so a row far "
+                "below it underflows to 0 / 0. Subtract each row's own maximum (along the "
+                "last axis, keeping that axis)."
+            )
+        if naive_nan.any() and np.array_equal(np.isnan(value), naive_nan):
+            return (
+                "a row is NaN: exp of large scores overflowed (inf / inf). Subtract each "
+                "row's own maximum before exponentiating."
+            )
+        return None
     if logits.shape[0] > 1 and _matches(value, softmax(logits.ravel()).reshape(logits.shape)):
         return "you normalized over the whole batch at once; normalize each row on its own."
+    if logits.shape[0] == logits.shape[-1]:
+        column_max = _quiet(_column_shift, logits)
+        if column_max is not None and _matches(value, column_max, rtol=1e-5):
+            return (
+                "the maximum lost its axis (no keepdims=True), so row i had column i's "
+                "maximum subtracted, which is not a constant per row; keep the axis."
+            )
     return None
 
 
@@ -145,7 +178,12 @@ NEXT_TOKEN_PROBS = Exercise(
     rtol=1e-5,
     atol=1e-9,
     diagnose=_next_diagnose,
-    hint="Both the maximum and the sum must run along axis=-1 with keepdims=True.",
+    hints=(
+        "Each row is one context with its own distribution over the vocabulary: nothing "
+        "about one row may depend on another row.",
+        "Both the maximum you subtract and the sum you divide by must run along the "
+        "vocabulary (last) axis, keeping that axis so they broadcast back over the row.",
+    ),
 )
 
 
@@ -202,7 +240,9 @@ def _candidate_diagnose(case: Case, expected, got) -> str | None:
             )
         return None
     if np.isnan(value).any():
-        return "the result contains NaN: exp overflowed; use a stable softmax (max-shift)."
+        if np.isnan(_quiet(_naive_softmax, logits)).any():
+            return "the result contains NaN: exp overflowed; use a stable softmax (max-shift)."
+        return None
     mistakes = [
         (
             softmax(logits[..., ids], axis=-1),
@@ -215,6 +255,14 @@ def _candidate_diagnose(case: Case, expected, got) -> str | None:
             "you returned log-probabilities; return probabilities.",
         ),
     ]
+    if logits.ndim > 1:
+        mistakes.append(
+            (
+                softmax(logits, axis=0)[..., ids],
+                "you normalized over the batch axis (axis 0); each context's distribution "
+                "runs along the last axis.",
+            )
+        )
     return first_matching_mistake(value, expected, mistakes, rtol=1e-5, atol=1e-9)
 
 
@@ -230,7 +278,12 @@ CANDIDATE_PROBS = Exercise(
     rtol=1e-6,
     atol=1e-12,
     diagnose=_candidate_diagnose,
-    hint="softmax over the last axis of all the logits first; index the candidates after.",
+    hints=(
+        "The model's probability of a token is its share of the WHOLE vocabulary's mass; "
+        "a few candidates normalized among themselves always look confident.",
+        "Normalize first, over every token of the last axis (stably), and only then pick "
+        "the candidates' columns.",
+    ),
 )
 
 
@@ -261,6 +314,13 @@ _SEQUENCE_CASES = (
         ),
         label="scores near 1e4",
     ),
+    Case(
+        args=(
+            np.array([[[0.0, -800.0, -1.0], [2.0, 1.0, 0.0]], [[1.0, 2.0, 3.0], [0.5, 0.5, 0.0]]]),
+            np.array([[1, 0], [2, 1]]),
+        ),
+        label="a token with log-probability near -800",
+    ),
 )
 
 
@@ -289,16 +349,32 @@ def _sequence_diagnose(case: Case, expected, got) -> str | None:
     token_probs = _token_probs(logits, token_ids)
     if value.shape == np.shape(token_ids):
         return "you returned one log-probability per token; sum them over the time axis."
+    batch, time = np.shape(token_ids)
+    if value.shape == (time,) and batch != time:
+        return (
+            "you summed over the batch axis (one number per time step); each document's "
+            "score sums over its own tokens: the time axis (the last axis of token_ids)."
+        )
     if value.shape != expected.shape:
         return None
     if (np.isneginf(value) & np.isfinite(expected)).any():
+        with np.errstate(divide="ignore"):
+            logs_of_probs = np.log(token_probs).sum(axis=-1)
+        if np.isneginf(logs_of_probs).any():
+            return (
+                "-inf: a token's probability rounded to 0 before its log was taken (its "
+                "log-probability is far below -745). Take log-probabilities straight from a "
+                "log-softmax and add them; never the log of a probability or of a product."
+            )
         return (
             "still multiplies probabilities: the product of hundreds of probabilities "
             "underflows to 0 and its log is -inf, so long documents all tie. Add the "
             "log-probabilities (log_softmax) instead."
         )
     if np.isnan(value).any():
-        return "the result contains NaN: exp overflowed; compute log_softmax with logsumexp."
+        if np.isnan(_quiet(_naive_softmax, np.asarray(logits, dtype=np.float64))).any():
+            return "the result contains NaN: exp overflowed; compute log_softmax with logsumexp."
+        return None
     with np.errstate(divide="ignore"):
         mistakes = [
             (token_probs.sum(axis=-1), "you summed probabilities; sum log-probabilities."),
@@ -328,7 +404,12 @@ SEQUENCE_SCORES = Exercise(
     rtol=1e-5,
     atol=1e-6,
     diagnose=_sequence_diagnose,
-    hint="log_softmax(logits, axis=-1), pick each token's entry, sum over axis -1.",
+    hints=(
+        "A document's probability is a product of hundreds of numbers below 1; in log "
+        "space it becomes a sum that stays representable.",
+        "Take log-probabilities over the vocabulary axis (stably), pick each position's "
+        "own token, and add them up along the time axis.",
+    ),
 )
 
 
@@ -342,8 +423,39 @@ def most_confident_context_reference(logits) -> int:
 
 
 _CONFIDENCE_CASES = (
-    # Largest logit, largest top probability and smallest top probability are three
-    # different rows here, so each mistake gets its own message.
+    # The right row, the largest logit, the smallest top probability, the lowest and the
+    # highest entropy, the largest gap between the two top logits and a softmax over the
+    # contexts pick seven different rows here (ties: the first, as np.argmax), so each
+    # criterion a learner may use instead gets its own message.
+    Case(
+        args=(
+            np.array(
+                [
+                    [7.0, 5.0, 4.0, 6.0],
+                    [6.0, 7.0, 8.0, 3.0],
+                    [5.0, 7.0, 5.0, 8.0],
+                    [8.0, 4.0, 8.0, 3.0],
+                    [0.0, 1.0, -2.0, 1.0],
+                    [-1.0, -4.0, -3.0, 0.0],
+                    [-1.0, 0.0, -1.0, -1.0],
+                ]
+            ),
+        ),
+        label="seven contexts where the measures of confidence disagree",
+    ),
+    Case(
+        args=(
+            np.array(
+                [
+                    [0.2, -0.7, -0.6, -0.7],
+                    [6.7, 6.3, 1.8, 4.6],
+                    [4.9, 4.9, 4.7, 0.4],
+                    [-0.8, -1.8, -2.8, -1.6],
+                ]
+            ),
+        ),
+        label="four contexts: the largest gap between two top probabilities is elsewhere",
+    ),
     Case(
         args=(
             np.array(
@@ -361,6 +473,10 @@ _CONFIDENCE_CASES = (
         args=(np.array([[9000.0, 8999.0, 8990.0], [20.0, 10.0, 9.0]]),),
         label="scores near 9000",
     ),
+    Case(
+        args=(np.array([[0.0, 0.0, 1.0], [2.0, 1.0, 0.0], [2.0, 1.0, 0.0]]),),
+        label="two identical contexts, equally confident (the first one wins, as np.argmax)",
+    ),
 )
 
 
@@ -372,6 +488,14 @@ def _confidence_hidden(rng: np.random.Generator) -> list[Case]:
         logits = offsets + rng.uniform(0.2, 5.0, size=(batch, 1)) * rng.standard_normal(
             (batch, vocab)
         )
+        # No near-ties: two top probabilities closer than rounding would let a correct answer
+        # computed another way pick the other row. (The visible cases hold an exact tie of
+        # identical 3-token rows, where every formulation computes the same numbers.)
+        top = np.sort(softmax(logits, axis=-1).max(axis=-1))
+        while top.size > 1 and top[-1] - top[-2] < 1e-6:
+            best = int(np.argmax(softmax(logits, axis=-1).max(axis=-1)))
+            logits[best, int(np.argmax(logits[best]))] += 1.0
+            top = np.sort(softmax(logits, axis=-1).max(axis=-1))
         cases.append(Case(args=(logits,), label=f"random #{index + 1}: {batch} contexts"))
     return cases
 
@@ -383,14 +507,58 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
     except (TypeError, ValueError):
         return None
     probs = softmax(logits, axis=-1)
-    if index == int(np.argmax(logits.max(axis=-1))):
-        return (
-            "still compares raw logits across contexts: a logit means something only next to "
-            "the other logits of its own context (adding a constant to a row changes no "
-            "probability). Compare the top probabilities instead."
-        )
-    if index == int(np.argmin(probs.max(axis=-1))):
-        return "that is the least confident context; take the argmax, not the argmin."
+    entropy = -np.sum(probs * log_softmax(logits, axis=-1), axis=-1, where=probs > 0)
+    top_two = np.sort(logits, axis=-1)[:, -2:]
+    top_two_probs = np.sort(probs, axis=-1)[:, -2:]
+    criteria = [
+        (
+            np.argmax(logits.max(axis=-1)),
+            "still compares raw logits across contexts: a logit means something only next "
+            "to the other logits of its own context (adding a constant to a row changes no "
+            "probability). Compare the top probabilities instead.",
+        ),
+        (
+            np.argmin(probs.max(axis=-1)),
+            "that row is the least confident context (the smallest top probability); the "
+            "exercise asks for the largest.",
+        ),
+        (
+            np.argmin(entropy),
+            "that row is the context with the lowest entropy; entropy measures the spread of "
+            "the whole distribution, and it can disagree with the top probability, which "
+            "is what this exercise compares.",
+        ),
+        (
+            np.argmax(entropy),
+            "that row is the context with the highest entropy: the most spread-out "
+            "distribution, the opposite of confident. Compare the top probabilities.",
+        ),
+        (
+            np.argmax(top_two[:, 1] - top_two[:, 0]) if logits.shape[1] > 1 else -1,
+            "that row is the context with the largest gap between its two top logits; the "
+            "gap ignores every other token, while the top probability depends on all of them.",
+        ),
+        (
+            np.argmax(softmax(logits, axis=0).max(axis=-1)) if logits.shape[0] > 1 else -1,
+            "that row has the largest probability when each token is normalized over the "
+            "contexts (axis 0); each context's distribution runs along the last axis.",
+        ),
+        (
+            np.argmax(top_two_probs[:, 1] - top_two_probs[:, 0]) if logits.shape[1] > 1 else -1,
+            "that row has the largest gap between its two top probabilities; the exercise "
+            "compares the top probability itself, and a large gap can sit under a small top.",
+        ),
+    ]
+    if 0 <= index < logits.shape[0] and index != int(expected):
+        top = probs.max(axis=-1)
+        if np.isclose(top[index], top[int(expected)], rtol=1e-12, atol=0.0):
+            return (
+                "several contexts tie for the highest top probability and you returned a "
+                "later one; return the first (as np.argmax does)."
+            )
+    for row, message in criteria:
+        if index == int(row) and index != int(expected):
+            return message
     if 0 <= index < logits.shape[1] and index >= logits.shape[0]:
         return "the answer is a context (row) index, not a token id."
     return None
@@ -406,7 +574,12 @@ MOST_CONFIDENT_CONTEXT = Exercise(
     visible_cases=_CONFIDENCE_CASES,
     hidden_cases=_confidence_hidden,
     diagnose=_confidence_diagnose,
-    hint="softmax each row, take each row's maximum probability, then np.argmax over rows.",
+    hints=(
+        "Confidence is a probability: how likely the context's most likely next token is. "
+        "Raw logits of different contexts cannot be compared.",
+        "Turn each row into probabilities, read each row's largest one, and return the "
+        "position of the row where that is largest (the first row on a tie), as an int.",
+    ),
 )
 
 
@@ -416,6 +589,21 @@ MOST_CONFIDENT_CONTEXT = Exercise(
 def log_probs_fp16_reference(logits):
     """log_softmax computed in float32 from float16 logits (as Hugging Face upcasts)."""
     return log_softmax(np.asarray(logits).astype(np.float32), axis=-1)
+
+
+def _naive_log_softmax(logits):
+    """log(exp(z) / sum exp(z)) in the logits' own dtype (None if it raises)."""
+    return _quiet(lambda z: np.log(np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)), logits)
+
+
+def _shifted_log_softmax(logits):
+    """The max-shift alone, still in the logits' own dtype."""
+
+    def shifted(z):
+        z = z - z.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    return _quiet(shifted, logits)
 
 
 def _fp16_production_logits() -> np.ndarray:
@@ -439,6 +627,10 @@ _FP16_CASES = (
         label="large negative scores (float16)",
     ),
     Case(args=(np.array([[2.0, 1.0, 0.0]], np.float16),), label="small scores (float16)"),
+    Case(
+        args=(np.array([[100.0, 98.0, -60.0, 20.0], [90.0, 89.5, 10.0, -40.0]], np.float16),),
+        label="confident logits near 100, 160 apart (float16; exp overflows even in float32)",
+    ),
 )
 
 
@@ -449,6 +641,10 @@ def _fp16_hidden(rng: np.random.Generator) -> list[Case]:
         logits = float(rng.uniform(-60.0, 30.0)) + rng.uniform(0.5, 5.0) * rng.standard_normal(
             (batch, vocab)
         )
+        if index == 3:
+            # Confident and wide: exp overflows even in float32, a softmax underflows to 0.
+            logits = rng.uniform(-60.0, 60.0, size=(batch, vocab))
+            logits[:, 0] = 100.0
         cases.append(
             Case(args=(logits.astype(np.float16),), label=f"random #{index + 1}: {vocab} tokens")
         )
@@ -461,16 +657,42 @@ def _fp16_diagnose(case: Case, expected, got) -> str | None:
     if value.shape != logits.shape or value.dtype.kind != "f":
         return None
     as_float = value.astype(np.float64)
-    if np.isnan(as_float).any():
-        return (
-            "still computes exp in float16: exp overflows to inf above 11.09 (and underflows "
-            "to 0 below -17), so inf / inf = NaN. Upcast the logits to float32 first."
-        )
-    if (np.isinf(as_float) & np.isfinite(np.asarray(expected, dtype=np.float64))).any():
-        return (
-            "still sums in float16: the sum of exp over a large vocabulary passes 65504 "
-            "(float16's maximum) and becomes inf. Upcast the logits to float32 first."
-        )
+    broken = ~np.isfinite(as_float) & np.isfinite(np.asarray(expected, dtype=np.float64))
+    if broken.any():
+        wide = logits.astype(np.float32)
+        for mistake, message in (
+            (
+                _shifted_log_softmax(logits),
+                "still sums in float16: the sum of exp over a large vocabulary passes 65504 "
+                "(float16's maximum) and becomes inf. Upcast the logits to float32 first.",
+            ),
+            (
+                _naive_log_softmax(logits),
+                "still computes exp in float16: exp overflows to inf above 11.09 (and "
+                "underflows to 0 below -17), so inf / inf = NaN. Upcast the logits to float32 "
+                "first.",
+            ),
+            (
+                _naive_log_softmax(wide),
+                "you upcast, but exp(z) still overflows in float32 above 88.7 (inf / inf = "
+                "NaN): subtract each row's maximum before exponentiating.",
+            ),
+            (
+                _quiet(lambda z: np.log(softmax(z, axis=-1)), wide),
+                "you took the log of a softmax: a probability below float32's smallest number "
+                "(about e^-103) rounds to 0 and its log is -inf. Stay in log space: subtract "
+                "the log of the normalizer from the shifted logits.",
+            ),
+        ):
+            if (
+                mistake is not None
+                and np.array_equal(
+                    ~np.isfinite(np.asarray(mistake, dtype=np.float64)) & broken, broken
+                )
+                and np.array_equal(np.isnan(mistake), np.isnan(as_float))
+            ):
+                return message
+        return None
     if value.dtype == np.float16:
         return (
             "the result is float16, which keeps about 3 significant digits; upcast the logits "
@@ -503,7 +725,13 @@ LOG_PROBS_FP16 = Exercise(
     rtol=1e-5,
     atol=1e-5,
     diagnose=_fp16_diagnose,
-    hint="logits.astype(np.float32), then a stable log-softmax (z - max - log(sum(exp(z - max)))).",
+    hints=(
+        "float16 tops out at 65504, so exp overflows above about 11, and its sums and "
+        "results keep only about three significant digits: compute in a wider type.",
+        "Convert the logits to float32 before any exp, log or sum, then use a stable "
+        "log-softmax (shift by each row's maximum, subtract the log of the normalizer); "
+        "the result stays float32.",
+    ),
     check_dtype=True,
 )
 
@@ -519,14 +747,26 @@ def rank_completions_reference(total_log_probs, lengths, length_penalty=1.0):
     return np.argsort(-np.atleast_1d(scores), kind="stable")
 
 
+def _many_ties():
+    """24 completions whose per-token scores take four values: long runs of ties."""
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 9, size=24)
+    per_token = rng.choice([-1.0, -1.5, -2.0, -2.5], size=24)
+    return per_token * lengths, lengths
+
+
 _RANK_CASES = (
+    Case(
+        args=(np.array([-5.0, -4.0, -6.0, -1.0]), np.array([1, 3, 8, 1])),
+        label="four completions of very different lengths",
+    ),
     Case(
         args=(np.array([-3.2, -7.9, -5.1, -12.4, -2.9]), np.array([3, 8, 4, 11, 2])),
         label="five completions",
     ),
     Case(args=(np.array([-4.0, -6.5, -9.0]), np.array([2, 5, 10])), label="three completions"),
     Case(
-        args=(np.array([-4.0, -6.5, -9.0]), np.array([2, 5, 10])),
+        args=(np.array([-4.0, -6.5, -9.0, -5.0]), np.array([2, 5, 10, 1])),
         kwargs={"length_penalty": 0.0},
         label="length_penalty=0 (raw totals)",
     ),
@@ -535,6 +775,11 @@ _RANK_CASES = (
         kwargs={"length_penalty": 2.0},
         label="length_penalty=2",
     ),
+    Case(
+        args=(np.array([-6.0, -3.0, -4.0, -2.0, -8.0]), np.array([3, 3, 2, 1, 4])),
+        label="four completions tied at -2 per token (ties: lower index first)",
+    ),
+    Case(args=_many_ties(), label="24 completions, many tied scores"),
 )
 
 
@@ -545,6 +790,12 @@ def _rank_hidden(rng: np.random.Generator) -> list[Case]:
         lengths = rng.integers(1, 40, size=count)
         totals = -rng.uniform(0.2, 3.0, size=count) * lengths
         penalty = float(np.round(rng.uniform(0.0, 2.0), 2))
+        if index == 4:
+            # Per-token scores from three values: exact ties at length_penalty = 1.
+            count = int(rng.integers(18, 30))
+            lengths = rng.integers(1, 12, size=count)
+            totals = rng.choice([-1.0, -1.5, -2.0], size=count) * lengths
+            penalty = 1.0
         cases.append(
             Case(
                 args=(totals, lengths),
@@ -566,23 +817,49 @@ def _rank_diagnose(case: Case, expected, got) -> str | None:
     if order.shape != np.shape(expected):
         return None
     expected = np.asarray(expected)
-    if np.array_equal(order, np.argsort(-totals, kind="stable")):
-        return (
+    scores = np.atleast_1d(totals / lengths.astype(np.float64) ** penalty)
+    # Each message fires only when the answer is exactly that mistake's ranking (and
+    # that ranking is wrong here).
+    mistakes = [
+        (
+            np.argsort(-totals, kind="stable"),
             "still ranks by the raw total log-probability: every token adds a negative term, "
-            "so short completions always win. Rank by total / length ** length_penalty."
-        )
-    if np.array_equal(order, expected[::-1]):
-        return "the order is reversed: put the best (highest) score first."
-    if np.array_equal(np.sort(order), np.arange(len(order))) and np.array_equal(
-        order, np.argsort(expected, kind="stable")
+            "so short completions always win. Rank by total / length ** length_penalty.",
+        ),
+        (
+            np.argsort(-(totals / lengths), kind="stable"),
+            "you divided by the length but ignored length_penalty.",
+        ),
+        (
+            np.argsort(-(totals * lengths.astype(np.float64) ** penalty), kind="stable"),
+            "you multiplied by length ** length_penalty; the normalized score divides by it.",
+        ),
+        (
+            np.argsort(scores, kind="stable"),
+            "the order is reversed: put the best (highest) score first.",
+        ),
+        (
+            np.argsort(scores, kind="stable")[::-1],
+            "best first, but tied completions come in reverse index order (a reversed "
+            "ascending sort); among equal scores the lower index comes first: sort the "
+            "negated scores with a stable sort.",
+        ),
+        (
+            np.argsort(expected, kind="stable"),
+            "you returned each completion's rank; return the completions' indices in ranked "
+            "order (what np.argsort gives).",
+        ),
+    ]
+    for ranking, message in mistakes:
+        if np.array_equal(order, ranking) and not np.array_equal(ranking, expected):
+            return message
+    if np.array_equal(np.sort(scores[order])[::-1], scores[order]) and np.array_equal(
+        np.sort(order), np.arange(len(order))
     ):
         return (
-            "you returned each completion's rank; return the completions' indices in ranked "
-            "order (what np.argsort gives)."
+            "best first, but tied completions are not in index order: an unstable sort "
+            "(np.argsort's default) orders equal scores as it likes; use a stable sort."
         )
-    normalized_by_length = totals / lengths
-    if penalty != 1.0 and np.array_equal(order, np.argsort(-normalized_by_length, kind="stable")):
-        return "you divided by the length but ignored length_penalty."
     return None
 
 
@@ -596,7 +873,13 @@ RANK_COMPLETIONS = Exercise(
     visible_cases=_RANK_CASES,
     hidden_cases=_rank_hidden,
     diagnose=_rank_diagnose,
-    hint="np.argsort(-(total_log_probs / lengths ** length_penalty), kind='stable').",
+    hints=(
+        "Compare completions by their length-normalized score, total / length ** "
+        "length_penalty, not by their raw total: short ones would always win.",
+        "Sort the indices by that score from the highest down, with a sort that keeps "
+        "equal scores in index order (a stable sort of the negated scores; reversing an "
+        "ascending sort would flip the ties).",
+    ),
 )
 
 
@@ -639,6 +922,44 @@ def _production_batch():
     return logits.astype(np.float16), token_ids, mask
 
 
+def _masked_pad_token():
+    # Models often rule the pad token out: its log-probability at the padding is -inf.
+    logits, token_ids, mask = _padded_batch(813, [4, 2, 3], 4, 6, 1.5)
+    logits[~mask, 0] = -np.inf
+    return logits, token_ids, mask
+
+
+def _tiny_real_token():
+    logits, token_ids, mask = _padded_batch(815, [3, 2], 3, 5, 1.0)
+    logits[0, 1, token_ids[0, 1]] = -800.0
+    return logits, token_ids, mask
+
+
+def _impossible_real_token():
+    # The first completion contains a token of probability 0: its score is -inf.
+    logits, token_ids, mask = _padded_batch(816, [3, 2], 3, 5, 1.0)
+    logits[0, 1, token_ids[0, 1]] = -np.inf
+    logits[~mask, 0] = -np.inf
+    return logits, token_ids, mask
+
+
+def _nan_padding():
+    logits, token_ids, mask = _padded_batch(814, [3, 1], 3, 5, 1.0)
+    logits[~mask] = np.nan
+    return logits, token_ids, mask
+
+
+def _raw_token_log_probs(logits, token_ids) -> np.ndarray:
+    """Every position's log-probability with NumPy's own semantics (NaN and -inf propagate)."""
+    z = np.asarray(logits, dtype=np.float64)
+    ids = np.asarray(token_ids, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        top = np.max(z, axis=-1, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        normalizer = top[..., 0] + np.log(np.exp(z - top).sum(axis=-1))
+        return np.take_along_axis(z, ids[..., None], axis=-1)[..., 0] - normalizer
+
+
 _SCORE_CASES = (
     Case(
         args=(*_padded_batch(807, [3, 3], 3, 4, 1.0),),
@@ -657,6 +978,10 @@ _SCORE_CASES = (
     ),
     Case(args=_production_batch(), label="float16 logits up to 25, padded"),
     Case(args=(*_padded_batch(812, [300, 180], 300, 40, 1.0),), label="completions of 300 tokens"),
+    Case(args=_masked_pad_token(), label="the pad token scored -inf at the padding"),
+    Case(args=_tiny_real_token(), label="a real token with log-probability near -800"),
+    Case(args=_impossible_real_token(), label="a real token the model rules out (score -inf)"),
+    Case(args=_nan_padding(), label="NaN logits at the padding (a fully masked attention row)"),
 )
 
 
@@ -669,6 +994,10 @@ def _score_hidden(rng: np.random.Generator) -> list[Case]:
         dtype = np.float16 if index == 2 else np.float64
         seed = int(rng.integers(0, 2**32))
         logits, token_ids, mask = _padded_batch(seed, lengths, time, vocab, 2.0, dtype)
+        if index == 1:
+            logits[~mask, 0] = -np.inf  # the pad token ruled out at the padding
+        elif index == 3:
+            logits[~mask] = np.nan  # a fully masked attention row
         penalty = float(np.round(rng.uniform(0.0, 2.0), 2))
         cases.append(
             Case(
@@ -689,22 +1018,44 @@ def _score_diagnose(case: Case, expected, got) -> str | None:
         if value.shape == np.shape(token_ids):
             return "you returned one number per token; return one score per completion."
         return None
-    if np.isnan(value).any():
+    mask = np.asarray(mask, dtype=bool)
+    real = mask.sum(axis=-1)
+    time = mask.shape[-1]
+    picked = _raw_token_log_probs(logits, token_ids)
+    with np.errstate(all="ignore"):
+        multiplied = (picked * mask).sum(axis=-1) / real**penalty
+        everything = picked.sum(axis=-1)
+    if (np.isneginf(expected) & np.isfinite(value)).any():
         return (
-            "the result contains NaN: exp overflowed (float16 overflows above 11.09). Upcast "
-            "the logits to float32 or float64 and use log_softmax."
+            "a real token has probability 0 (score -inf), so its completion's score is -inf; "
+            "keep that -inf: only the padding positions are left out."
         )
-    if (np.isneginf(value) & np.isfinite(expected)).any():
-        return (
-            "a score is -inf: probabilities were multiplied (the product underflowed) or "
-            "took a log of 0; add log-probabilities instead."
-        )
-    wide = np.asarray(logits, dtype=np.float64)
-    ids = np.asarray(token_ids, dtype=np.int64)
-    real = np.asarray(mask, dtype=bool).sum(axis=-1)
-    everything = sequences.sequence_log_prob(wide, ids)
-    masked = sequences.sequence_log_prob(wide, ids, mask=mask)
-    time = ids.shape[-1]
+    broken = ~np.isfinite(value) & np.isfinite(expected)
+    if broken.any():
+        if np.array_equal(np.isnan(value), np.isnan(multiplied)) and np.isnan(multiplied).any():
+            return (
+                "masks the padding by multiplying with the mask: a padding position's "
+                "log-probability can be -inf or NaN, and -inf * 0 = NaN * 0 = NaN. Select "
+                "the real positions instead (np.where(mask, ..., 0.0))."
+            )
+        half = np.asarray(logits).dtype == np.float16
+        if half and np.isnan(value).any() and np.isnan(_quiet(_naive_softmax, logits)).any():
+            return (
+                "the result contains NaN: exp overflowed (float16 overflows above 11.09). "
+                "Upcast the logits to float32 or float64 and use log_softmax."
+            )
+        if np.array_equal(broken, ~np.isfinite(everything) & np.isfinite(expected)):
+            return (
+                "still adds the padding positions' log-probabilities, and one of them is not "
+                "finite; leave the padding out of the sum."
+            )
+        if np.isneginf(value).any():
+            return (
+                "a score is -inf: probabilities were combined as a product (it underflowed) "
+                "or a log of 0 was taken; add log-probabilities instead."
+            )
+        return None
+    masked = np.where(mask, picked, 0.0).sum(axis=-1)
     mistakes = [
         (
             sequences.length_normalized(everything, time, length_penalty=penalty),
@@ -718,6 +1069,11 @@ def _score_diagnose(case: Case, expected, got) -> str | None:
             sequences.length_normalized(masked, time, length_penalty=penalty),
             "divides by the padded length; divide by the number of real tokens "
             "(mask.sum(axis=-1)) ** length_penalty.",
+        ),
+        (
+            masked / float(real.sum()) ** penalty,
+            "mask.sum() without an axis counts the real tokens of the whole batch; count "
+            "each completion's own (along the time axis).",
         ),
         (masked, "the scores are not length-normalized: divide by n_real ** length_penalty."),
         (masked / real, "you divided by the number of real tokens but ignored length_penalty."),
@@ -745,10 +1101,13 @@ SCORE_COMPLETIONS = Exercise(
     rtol=1e-5,
     atol=1e-6,
     diagnose=_score_diagnose,
-    hint=(
-        "Upcast, log_softmax over the vocabulary, pick each token's log-probability, set the "
-        "padding positions to 0 with np.where(mask, ..., 0.0), sum over time, divide by "
-        "mask.sum(axis=-1) ** length_penalty."
+    hints=(
+        "Everything from cases 1-6 at once: normalize over the vocabulary in log space, in "
+        "a wide float type, and let nothing computed at a padding position reach a score.",
+        "Padding may hold anything, even -inf or NaN, and 0 times those is NaN: select the "
+        "real positions (or replace the padding before computing) rather than multiplying "
+        "by the mask, then divide each total by its own real length to the power "
+        "length_penalty.",
     ),
 )
 

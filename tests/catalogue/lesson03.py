@@ -1,0 +1,298 @@
+"""Lesson 03: temperature, entropy, and two predictions."""
+
+from tests.catalogue import Right, Wrong
+
+WRONG = [
+    # --------------------------------------------------- 03.apply_temperature
+    Wrong(
+        "03.apply_temperature",
+        "multiplies by the temperature",
+        """
+import utils
+def apply_temperature(logits, temperature):
+    return utils.softmax(logits * temperature)
+""",
+        diagnosis="you multiplied the scores by the temperature",
+    ),
+    Wrong(
+        "03.apply_temperature",
+        "ignores the temperature",
+        """
+import utils
+def apply_temperature(logits, temperature):
+    return utils.softmax(logits)
+""",
+        diagnosis="does not change with the temperature",
+    ),
+    Wrong(
+        "03.apply_temperature",
+        "adds the temperature (a shift)",
+        """
+import utils
+def apply_temperature(logits, temperature):
+    return utils.softmax(logits + temperature)
+""",
+        diagnosis="does not change with the temperature",
+    ),
+    Wrong(
+        "03.apply_temperature",
+        "returns the scaled scores",
+        """
+def apply_temperature(logits, temperature):
+    return logits / temperature
+""",
+        diagnosis="you returned the scaled scores z / T",
+    ),
+    Wrong(
+        "03.apply_temperature",
+        "the naive softmax of z / T",
+        """
+import numpy as np
+def apply_temperature(logits, temperature):
+    exponentials = np.exp(logits / temperature)
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+""",
+        diagnosis="exp overflowed to inf",
+    ),
+    Wrong(
+        "03.apply_temperature",
+        "p ** (1 / T) without renormalizing",
+        """
+import utils
+def apply_temperature(logits, temperature):
+    return utils.softmax(logits) ** (1.0 / temperature)
+""",
+        diagnosis="did not renormalize",
+    ),
+    Wrong(
+        "03.apply_temperature",
+        "normalizes over the whole batch",
+        """
+import numpy as np
+def apply_temperature(logits, temperature):
+    scaled = logits / temperature
+    exponentials = np.exp(scaled - scaled.max())
+    return exponentials / exponentials.sum()
+""",
+        diagnosis="is proportional to the right distribution",
+    ),
+    # ------------------------------------------------------------ 03.entropy
+    Wrong(
+        "03.entropy",
+        "0 * log(0) left as nan",
+        """
+import numpy as np
+def entropy(probs):
+    return -np.sum(probs * np.log(probs), axis=-1)
+""",
+        diagnosis="0 * log(0) gave nan",
+    ),
+    Wrong(
+        "03.entropy",
+        "log2: bits instead of nats",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(probs * np.log2(safe), axis=-1)
+""",
+        diagnosis="that is the entropy in bits",
+    ),
+    Wrong(
+        "03.entropy",
+        "forgets the minus sign",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return np.sum(probs * np.log(safe), axis=-1)
+""",
+        diagnosis="the sign is flipped",
+    ),
+    Wrong(
+        "03.entropy",
+        "sums over the whole batch",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(probs * np.log(safe))
+""",
+        diagnosis="you summed over the whole array",
+    ),
+    Wrong(
+        "03.entropy",
+        "the mean of -p log p instead of the sum",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.mean(probs * np.log(safe), axis=-1)
+""",
+        diagnosis="you averaged the terms",
+    ),
+    Wrong(
+        "03.entropy",
+        "sums along axis 0",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(probs * np.log(safe), axis=0)
+""",
+        diagnosis="you summed along axis 0",
+    ),
+    Wrong(
+        "03.entropy",
+        "-sum(log p) without the weights",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(np.log(safe), axis=-1)
+""",
+        diagnosis=None,
+    ),
+    # ------------------------------------------------------ 03.predict_shift
+    Wrong(
+        "03.predict_shift",
+        "larger scores, more confident",
+        "predict_shift = 1.0",
+        diagnosis="larger scores do not mean more confidence",
+    ),
+    Wrong(
+        "03.predict_shift",
+        "the shift flattens to uniform",
+        "predict_shift = 0.333",
+        diagnosis="the shift does not flatten the distribution",
+    ),
+    Wrong(
+        "03.predict_shift",
+        "rounded too far",
+        "predict_shift = 0.67",
+        diagnosis="too coarse here",
+    ),
+    # -------------------------------------------------- 03.predict_tie_limit
+    Wrong(
+        "03.predict_tie_limit",
+        "the top token takes everything",
+        "predict_tie_limit = 1.0",
+        diagnosis="two tokens share it",
+    ),
+    Wrong(
+        "03.predict_tie_limit",
+        "uniform over the three",
+        "predict_tie_limit = 1 / 3",
+        diagnosis="a uniform distribution is the limit T -> infinity",
+    ),
+    Wrong(
+        "03.predict_tie_limit",
+        "all mass vanishes",
+        "predict_tie_limit = 0.0",
+        diagnosis="this token has a top score",
+    ),
+]
+
+RIGHT = [
+    Right(
+        "03.apply_temperature",
+        "utils.softmax of z / T",
+        """
+import utils
+def apply_temperature(logits, temperature):
+    return utils.softmax(logits / temperature)
+""",
+    ),
+    Right(
+        "03.apply_temperature",
+        "utils.softmax's own temperature argument",
+        """
+import utils
+def apply_temperature(logits, temperature):
+    return utils.softmax(logits, temperature=temperature)
+""",
+    ),
+    Right(
+        "03.apply_temperature",
+        "a stable softmax written out",
+        """
+import numpy as np
+def apply_temperature(logits, temperature):
+    scaled = logits / temperature
+    exponentials = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+""",
+    ),
+    Right(
+        "03.apply_temperature",
+        "p ** (1 / T), renormalized, in log space",
+        """
+import numpy as np
+import utils
+def apply_temperature(logits, temperature):
+    powered = utils.log_softmax(logits) / temperature
+    weights = np.exp(powered - powered.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
+""",
+    ),
+    Right(
+        "03.apply_temperature",
+        "computed in float32",
+        """
+import numpy as np
+def apply_temperature(logits, temperature):
+    scaled = np.float32(logits) / np.float32(temperature)
+    exponentials = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+""",
+    ),
+    Right(
+        "03.entropy",
+        "np.where before the log",
+        """
+import numpy as np
+def entropy(probs):
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(probs * np.log(safe), axis=-1)
+""",
+    ),
+    Right(
+        "03.entropy",
+        "scipy.special.entr",
+        """
+import scipy.special
+def entropy(probs):
+    return scipy.special.entr(probs).sum(axis=-1)
+""",
+    ),
+    Right(
+        "03.entropy",
+        "scipy.stats.entropy along the last axis",
+        """
+import scipy.stats
+def entropy(probs):
+    return scipy.stats.entropy(probs, axis=-1)
+""",
+    ),
+    Right(
+        "03.entropy",
+        "np.nansum of p log p (warns, still right)",
+        """
+import numpy as np
+def entropy(probs):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.nansum(probs * np.log(probs), axis=-1)
+""",
+    ),
+    Right("03.predict_shift", "three decimals", "predict_shift = 0.665"),
+    Right(
+        "03.predict_shift",
+        "computed",
+        """
+import numpy as np
+predict_shift = float(np.exp(2) / (np.exp(2) + np.exp(1) + np.exp(0)))
+""",
+    ),
+    Right("03.predict_tie_limit", "one half", "predict_tie_limit = 0.5"),
+    Right("03.predict_tie_limit", "as a fraction", "predict_tie_limit = 1 / 2"),
+]
