@@ -225,7 +225,12 @@ def _grade(result_fd: int, course_root: str) -> None:
     from utils.exercises import Case, get
     from utils.grading._protocol import from_plain, read_frame, write_frame
 
-    jobs = sys.stdin.buffer
+    # The job stream on a descriptor of its own; the notebook's stdin is empty (a
+    # cell's `exit()` closes sys.stdin, and nothing there is the notebook's).
+    jobs = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
     cells_frame, _ = read_frame(jobs)
     visible, visible_arrays = read_frame(jobs)
     arrays = {f"a{index}": array for index, array in enumerate(visible_arrays)}

@@ -100,17 +100,17 @@ def to_plain(value, arrays: dict[str, np.ndarray], depth: int = 0):
     """A JSON-able form of `value`; its arrays are added to `arrays` as a0, a1, ..."""
     if depth > MAX_DEPTH:
         raise TypeError("cannot send a value nested this deeply")
-    if value is None or isinstance(value, (bool, str, int, float)):
-        return value
-    if isinstance(value, complex):
-        return {"$complex": [value.real, value.imag]}
-    if isinstance(value, (np.ndarray, np.generic)):
+    if isinstance(value, (np.ndarray, np.generic)):  # first: np.float64 is a float too
         array = np.asarray(value)
         if array.dtype.kind in "OV" or array.dtype.hasobject:
             raise TypeError(f"cannot send a NumPy array of dtype {array.dtype}")
         name = f"a{len(arrays)}"
         arrays[name] = array
         return {"$scalar" if isinstance(value, np.generic) else "$array": name}
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, complex):
+        return {"$complex": [value.real, value.imag]}
     if isinstance(value, np.random.Generator):
         bit_generator = value.bit_generator
         return {

@@ -58,12 +58,12 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_cell(text: str) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR gets a quote."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """A CSV cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR gets a quote
+    (a lone "-" is text already)."""
+    if text.startswith(("\t", "\r")) or (len(text) > 1 and text.startswith(("=", "+", "-", "@"))):
+        return "'" + text
+    return text
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:@$\"'=^])")

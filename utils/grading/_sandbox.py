@@ -29,6 +29,7 @@ with size caps and a deadline per phase; the child is killed when it ends.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import queue
@@ -39,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,7 @@ PHASE_SLACK_SECONDS = 10.0
 INSTALL_LINE = "apt-get install bubblewrap"
 WORK = "/tmp/work"
 SETPRIV = "/usr/bin/setpriv"
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class SandboxError(RuntimeError):
@@ -215,6 +218,10 @@ class Sandbox:
             if self.mode == "root" and not os.access(SETPRIV, os.X_OK):
                 raise SandboxError(f"{SETPRIV} (util-linux) is needed to drop root in the sandbox")
         self._own_processes = _count_own_processes()
+        self._active: set[int] = set()
+        self._active_lock = threading.Lock()
+        if self.mode == "unconfined":
+            _become_subreaper()  # orphans a child leaves come back here, to be ended
         self._probe()
         if _autogroup() is False:
             self.notes.append(
@@ -430,16 +437,18 @@ class Sandbox:
                 "probe" if probe else "grade",
             ]
             begin = time.monotonic()
-            process = subprocess.Popen(
-                command,
-                cwd=home if self.mode == "unconfined" else "/",
-                env=environment,
-                stdin=subprocess.DEVNULL if probe else subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr_file if probe else subprocess.DEVNULL,
-                pass_fds=tuple(descriptors),
-                start_new_session=True,
-            )
+            with self._active_lock:
+                process = subprocess.Popen(
+                    command,
+                    cwd=home if self.mode == "unconfined" else "/",
+                    env=environment,
+                    stdin=subprocess.DEVNULL if probe else subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr_file if probe else subprocess.DEVNULL,
+                    pass_fds=tuple(descriptors),
+                    start_new_session=True,
+                )
+                self._active.add(process.pid)
             for descriptor in descriptors:
                 os.close(descriptor)
             descriptors = []
@@ -481,6 +490,50 @@ class Sandbox:
         elif process.returncode is None:
             process.kill()  # bwrap's --die-with-parent ends its whole PID namespace
         process.wait()
+        with self._active_lock:
+            self._active.discard(process.pid)
+        if self.mode == "unconfined":
+            self._kill_orphans()
+
+    def _reap_orphans(self) -> None:
+        """Collect exit statuses of orphans re-parented to us (never our own Popen children)."""
+        me = str(os.getpid())
+        with self._active_lock:
+            for pid, status in _processes():
+                if (
+                    status.get("PPid") == me
+                    and status.get("State", "").startswith("Z")
+                    and pid not in self._active
+                ):
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+
+    def _kill_orphans(self) -> None:
+        """Unconfined mode: kill what a child left behind (it came back to us), and below."""
+        me = os.getpid()
+        for _ in range(200):
+            with self._active_lock:
+                table = _processes()
+                parents = {pid: int(status.get("PPid", "0") or 0) for pid, status in table}
+                alive = {
+                    pid
+                    for pid, status in table
+                    if not status.get("State", "").startswith(("Z", "X"))
+                }
+                stray = {pid for pid in alive if parents[pid] == me and pid not in self._active}
+                grew = True
+                while grew:
+                    below = {pid for pid in alive if parents.get(pid) in stray} - stray
+                    grew = bool(below)
+                    stray |= below
+            if not stray:
+                break
+            for pid in stray:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            self._reap_orphans()
+            time.sleep(0.001)
+        self._reap_orphans()
 
     def _read_probe(self, process, result_read, run) -> dict | None:
         reader = _protocol.FrameReader()
@@ -566,6 +619,26 @@ def _json(value) -> str:
 
 def _is_within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _proc_status(pid: str) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as file:
+            return dict(line.split(":\t", 1) for line in file.read().splitlines() if ":\t" in line)
+    except OSError:  # the process is gone already
+        return {}
+
+
+def _processes() -> list[tuple[int, dict[str, str]]]:
+    return [(int(pid), _proc_status(pid)) for pid in os.listdir("/proc") if pid.isdigit()]
+
+
+def _become_subreaper() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _count_own_processes() -> int:
