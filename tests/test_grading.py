@@ -676,7 +676,9 @@ def all_cases(lesson, exercise_id, seed=SEED):
 
 def test_the_seed_decides_the_hidden_cases_and_the_same_seed_repeats_them():
     def hidden_inputs(seed):
-        return [repr(case.args) for case in plan_lesson(fx.LESSON, seed, 2.0).hidden["00.scores_above"]]
+        return [
+            repr(case.args) for case in plan_lesson(fx.LESSON, seed, 2.0).hidden["00.scores_above"]
+        ]
 
     assert hidden_inputs("one") == hidden_inputs("one")
     assert hidden_inputs("one") != hidden_inputs("two")

@@ -217,7 +217,9 @@ os.makedirs("/tmp/course-grading-x/job-2/results", exist_ok=True)
 report(written=written or None)
 """
 
-CHANNEL_HUNT = FRAME + """\
+CHANNEL_HUNT = (
+    FRAME
+    + """\
 import os
 hits = 0
 for pid in [name for name in os.listdir("/proc") if name.isdigit() and name != str(os.getpid())]:
@@ -238,6 +240,7 @@ for pid in [name for name in os.listdir("/proc") if name.isdigit() and name != s
         finally:
             os.close(descriptor)
 """
+)
 
 DEEP_SCRATCH = """\
 import os
@@ -338,7 +341,9 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
             "visible_only",
         ),
         "sig_stop_self": (
-            fx.after_imports(correct(), "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n"),
+            fx.after_imports(
+                correct(), "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n"
+            ),
             "timeout",
         ),
         "forge_complex": (
@@ -366,7 +371,9 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
             "invalid",
         ),
         "deep_source": (
-            fx.after_imports(correct(), "(" * 100_000 + ")" * 100_000 + "\n", "-" * 100_000 + "1\n"),
+            fx.after_imports(
+                correct(), "(" * 100_000 + ")" * 100_000 + "\n", "-" * 100_000 + "1\n"
+            ),
             "full",
         ),
         "deep_scratch": (fx.after_imports(correct(), DEEP_SCRATCH), "full"),
@@ -384,8 +391,7 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
         "huge_text": (
             fx.after_imports(
                 with_answer(
-                    "def scores_above(scores, threshold):\n"
-                    "    raise ValueError('x' * 10_000_000)\n"
+                    "def scores_above(scores, threshold):\n    raise ValueError('x' * 10_000_000)\n"
                 ),
                 "raise RuntimeError('y' * 10_000_000)\n",
             ),
@@ -401,7 +407,10 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
             "full",
         ),
         "kill_grader": (fx.after_imports(correct(), KILL_GRADER), "full"),
-        "kill_all": (fx.at_end(correct(), "import os, signal\nos.kill(-1, signal.SIGKILL)\n"), "full"),
+        "kill_all": (
+            fx.at_end(correct(), "import os, signal\nos.kill(-1, signal.SIGKILL)\n"),
+            "full",
+        ),
         # 4. no network, no IPC left behind, a fair CPU share
         "network": (fx.after_imports(correct(), f"PORT = {port}\n" + report_cell(NETWORK)), "full"),
         "abstract_listen": (
@@ -491,7 +500,10 @@ def build_class(submissions: Path, port: int, home: str) -> dict:
         file.truncate(30 * 2**20)
     deep = files.joinpath(*["deeper"] * 30)
     fx.write(fx.correct(), deep / "deep.ipynb")
-    fx.write_bytes(b'{"cells": [], "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", files / "nested.ipynb")
+    fx.write_bytes(
+        b'{"cells": [], "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        files / "nested.ipynb",
+    )
     return expectations
 
 
@@ -529,7 +541,7 @@ def unprivileged_prefix(uid: int) -> list[str]:
     command = ["bwrap", "--dev-bind", "/", "/"]
     covered, made = set(), set()
     for path in needed:
-        chain = [str(parent) for parent in reversed(Path(path).parents)][1:] + [path]
+        chain = [*[str(parent) for parent in reversed(Path(path).parents)][1:], path]
         blocked = next((d for d in chain if not os.stat(d).st_mode & stat.S_IXOTH), None)
         if blocked is None or blocked == path:
             continue
@@ -542,7 +554,7 @@ def unprivileged_prefix(uid: int) -> list[str]:
                 made.add(directory)
         command += ["--ro-bind", path, path]
     setpriv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-    return (command + ["--"] if len(command) > 4 else []) + setpriv
+    return [*command, "--", *setpriv] if len(command) > 4 else setpriv
 
 
 def sandbox_uid_processes() -> list[str]:
@@ -555,7 +567,10 @@ def sandbox_uid_processes() -> list[str]:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if fields["State"].strip().startswith(("Z", "X")):
             continue
-        if any(61000 <= int(uid) < 62000 or int(uid) == UNPRIVILEGED_UID for uid in fields["Uid"].split()):
+        if any(
+            61000 <= int(uid) < 62000 or int(uid) == UNPRIVILEGED_UID
+            for uid in fields["Uid"].split()
+        ):
             found.append(f"{pid} ({fields['Name'].strip()})")
     return found
 
@@ -605,7 +620,9 @@ def attacked(request):
             environment["COURSE_GRADING_SEED"] = SEED  # not on the command line
             arguments = []
         elif IS_ROOT:
-            subprocess.run(["chown", "-R", "-h", f"{UNPRIVILEGED_UID}:{UNPRIVILEGED_UID}", base], check=True)
+            subprocess.run(
+                ["chown", "-R", "-h", f"{UNPRIVILEGED_UID}:{UNPRIVILEGED_UID}", base], check=True
+            )
             prefix = unprivileged_prefix(UNPRIVILEGED_UID)
         result = subprocess.run(
             [
@@ -710,10 +727,13 @@ def test_the_attacked_class_is_graded_and_every_file_written(attacked):
     assert sorted(p.name for p in out.iterdir()) == ["feedback", "grades.csv", "summary.csv"]
     students = set(attacked["rows"])
     assert set(HONEST) | set(attacked["expectations"]) <= students
-    summary = {row["student"] for row in csv.DictReader(open(out / "summary.csv"))}
+    with open(out / "summary.csv", newline="", encoding="utf-8") as file:
+        summary = {row["student"] for row in csv.DictReader(file)}
     assert summary == students
     # One feedback file per notebook row group, and nothing else.
-    notebooks = {(row["student"], row["notebook"]) for rows in attacked["rows"].values() for row in rows}
+    notebooks = {
+        (row["student"], row["notebook"]) for rows in attacked["rows"].values() for row in rows
+    }
     assert len(feedback_files(attacked)) == len(notebooks)
 
 
@@ -770,13 +790,39 @@ def expected_points(kind: str) -> dict[str, tuple[set[str], float | None]]:
     raise AssertionError(kind)
 
 
-ATTACKERS = (
-    "sig_realtime sig_rtmax sig_stop_self forge_complex forge_float forge_garbage forge_huge "
-    "deep_source deep_scratch channel_hunt huge_result huge_text write_everywhere seed_hunt "
-    "kill_grader kill_all network abstract_listen abstract_connect shm_a shm_b cpu_hog "
-    "leak_message leak_class leak_warning markup magic_flood slow_answer slow_cells "
-    "slow_hidden_case endless_cells"
-).split()
+ATTACKERS = [
+    "sig_realtime",
+    "sig_rtmax",
+    "sig_stop_self",
+    "forge_complex",
+    "forge_float",
+    "forge_garbage",
+    "forge_huge",
+    "deep_source",
+    "deep_scratch",
+    "channel_hunt",
+    "huge_result",
+    "huge_text",
+    "write_everywhere",
+    "seed_hunt",
+    "kill_grader",
+    "kill_all",
+    "network",
+    "abstract_listen",
+    "abstract_connect",
+    "shm_a",
+    "shm_b",
+    "cpu_hog",
+    "leak_message",
+    "leak_class",
+    "leak_warning",
+    "markup",
+    "magic_flood",
+    "slow_answer",
+    "slow_cells",
+    "slow_hidden_case",
+    "endless_cells",
+]
 
 
 def test_every_attack_is_in_the_class(attacked):
@@ -864,7 +910,12 @@ def test_nothing_of_the_host_was_written(attacked):
     assert (attacked["home"] / ".bashrc").read_text() == SENTINEL
     assert not (attacked["home"] / "planted.txt").exists()
     written = facts_of(attacked, "write_everywhere")["written"]
-    for name in ("zz_course_grading.pth", "sitecustomize.py", "checks.cpython-311.pyc", "checks.py"):
+    for name in (
+        "zz_course_grading.pth",
+        "sitecustomize.py",
+        "checks.cpython-311.pyc",
+        "checks.py",
+    ):
         assert name not in written, written
     assert not Path("/run/lock/course-grading-planted").exists()
     assert not Path("/dev/shm/course-grading-planted").exists()
@@ -884,7 +935,8 @@ def test_no_network_and_no_ipc_between_children(attacked):
     assert not attacked["reached_listener"]
     assert facts_of(attacked, "abstract_connect")["abstract_connected"] == "False"
     shm_a, shm_b = facts_of(attacked, "shm_a"), facts_of(attacked, "shm_b")
-    assert shm_a["other_visible"] == "False" and shm_b["other_visible"] == "False"
+    assert shm_a["other_visible"] == "False"
+    assert shm_b["other_visible"] == "False"
     assert shm_b["lock_seen"] == "False"
     assert shm_a["wrote"] in ("None", "['/dev/shm/course-grading-planted']"), shm_a
     left = attacked["after"]["shm"] - attacked["before"]["shm"]
@@ -927,7 +979,8 @@ def test_hidden_cases_show_no_text_the_answer_built(attacked, student):
     shown = feedback_of(attacked, student)
     grades = (attacked["out"] / "grades.csv").read_text()
     for text in (raw, shown):
-        assert "LEAK" not in text and "Leak_" not in text
+        assert "LEAK" not in text
+        assert "Leak_" not in text
     assert "LEAK" not in grades
     for value in hidden_inputs():
         assert value not in shown, value
@@ -941,11 +994,13 @@ def test_hidden_errors_show_the_type_only(attacked):
 
 def test_feedback_quotes_submissions_as_text_never_markup(attacked):
     raw = (attacked["out"] / "feedback" / "markup" / (LESSON_FILE[:-6] + ".md")).read_text()
-    assert "<script" not in raw and "](javascript" not in raw and "<img" not in raw
+    for markup in ("<script", "](javascript", "<img"):
+        assert markup not in raw
     assert "&lt;script&gt;" in raw
     assert "<script>alert(1)</script>" in feedback_of(attacked, "markup")  # shown as text
     for text in feedback_files(attacked).values():
-        assert "<img" not in text and "<script" not in text
+        assert "<img" not in text
+        assert "<script" not in text
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_neutralized(attacked):
@@ -982,7 +1037,8 @@ def test_files_that_could_make_the_parent_work_are_reported_not_read(attacked, n
         assert (row["status"], row["points"]) == ("invalid", "0"), row
         assert reason in row["message"], row
     deeper = [row for row in attacked["rows"]["files"] if "deeper than" in row["message"]]
-    assert deeper and all(row["status"] == "invalid" for row in deeper)
+    assert deeper
+    assert all(row["status"] == "invalid" for row in deeper)
     real = [row for row in attacked["rows"]["files"] if row["notebook"] == "real.ipynb"]
     assert {row["status"] for row in real} == {"passed"}
 
@@ -1016,11 +1072,12 @@ def test_protocol_json_of_the_forgers_is_what_the_attack_sent():
     exec(FRAME + EXERCISE_RECORD, namespace)
     data = namespace["cells"] + namespace["exercise"]({"type": "float", "value": "0x1p99999"})
     from utils.grading._protocol import FrameReader, ResultError
-    from utils.grading._sandbox import _Conversation, ChildRun
+    from utils.grading._sandbox import ChildRun, _Conversation
 
     plan = plan_lesson(fx.LESSON, SEED, 2.0)
     conversation = _Conversation(ChildRun(), plan, 10)
+    frames = FrameReader().feed(data)
+    conversation.handle(*frames[0])
     with pytest.raises(ResultError):
-        for header, arrays in FrameReader().feed(data):
-            conversation.handle(header, arrays)
+        conversation.handle(*frames[1])
     assert json.loads(namespace["cells"][16:].decode())["kind"] == "cells"

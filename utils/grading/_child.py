@@ -23,6 +23,7 @@ with the reference in its own process; nothing printed here is read.
 """
 
 import ast
+import contextlib
 import json
 import os
 import resource
@@ -42,10 +43,8 @@ def _close_inherited(keep: set[int]) -> None:
     for name in os.listdir("/proc/self/fd"):
         descriptor = int(name)
         if descriptor not in keep:
-            try:
+            with contextlib.suppress(OSError):  # the listing's own, already closed
                 os.close(descriptor)
-            except OSError:
-                pass  # the listing's own descriptor, already closed
 
 
 class CaseTimeout(BaseException):

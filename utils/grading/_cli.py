@@ -165,13 +165,40 @@ def _run(arguments) -> int:
     seed = _seed(arguments)
 
     from utils import exercises
-    from utils.grading._discover import Submission, find_submissions, read_submission
-    from utils.grading._discover import student_and_notebook
+    from utils.grading._discover import (
+        Submission,
+        find_submissions,
+        read_submission,
+        student_and_notebook,
+    )
     from utils.grading._grade import grade_all, plan_lesson
     from utils.grading._report import write_gradebook
     from utils.grading._sandbox import Sandbox, SandboxError
 
     begin = time.monotonic()
+    course_root = str(Path(exercises.__file__).resolve().parents[2])
+    case_seconds = arguments.case_timeout or max(3.0, arguments.timeout / 20)
+    if arguments.unconfined:
+        _warn(
+            "--unconfined: submissions run WITHOUT a sandbox, as your own user. A submission "
+            "can read and change every file you can (the course, its venv, other "
+            "submissions, earlier gradebooks, your home folder), open network connections, "
+            "see and signal your processes (and read the seed from their environment). "
+            "Use it only for trusted notebooks; grades of hostile ones cannot be trusted."
+        )
+    try:
+        sandbox = Sandbox(
+            course_root,
+            timeout=arguments.timeout,
+            case_seconds=case_seconds,
+            memory_mb=arguments.memory_mb,
+            jobs=arguments.jobs,
+            hidden=[str(submissions_root), str(out)],
+            unconfined=arguments.unconfined,
+        )
+    except (SandboxError, OSError) as error:
+        raise _UsageError(f"cannot start grading children: {error}") from None
+    out_identity = os.stat(out)
     lessons = set(exercises.lessons())
     grade_ids = {}
     for spec in exercises.all_exercises():
@@ -198,7 +225,6 @@ def _run(arguments) -> int:
             )
         submissions.append(submission)
     present = sorted({s.lesson for s in submissions if s.lesson is not None})
-    case_seconds = arguments.case_timeout or max(3.0, arguments.timeout / 20)
     try:
         plans = {lesson: plan_lesson(lesson, seed, case_seconds) for lesson in present}
     except ValueError as error:
@@ -207,28 +233,6 @@ def _run(arguments) -> int:
     lesson_points = {
         lesson: float(sum(spec.points for spec in plans[lesson].specs)) for lesson in present
     }
-    out_identity = os.stat(out)
-    course_root = str(Path(exercises.__file__).resolve().parents[2])
-    if arguments.unconfined:
-        _warn(
-            "--unconfined: submissions run WITHOUT a sandbox, as your own user. A submission "
-            "can read and change every file you can (the course, its venv, other "
-            "submissions, earlier gradebooks, your home folder), open network connections, "
-            "see and signal your processes (and read the seed from their environment). "
-            "Use it only for trusted notebooks; grades of hostile ones cannot be trusted."
-        )
-    try:
-        sandbox = Sandbox(
-            course_root,
-            timeout=arguments.timeout,
-            case_seconds=case_seconds,
-            memory_mb=arguments.memory_mb,
-            jobs=arguments.jobs,
-            hidden=[str(submissions_root), str(out)],
-            unconfined=arguments.unconfined,
-        )
-    except (SandboxError, OSError) as error:
-        raise _UsageError(f"cannot start grading children: {error}") from None
     try:
         shown = len(sandbox.notes)
         for note in sandbox.notes:

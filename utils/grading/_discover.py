@@ -167,7 +167,9 @@ def _scan(directory_fd, parts, found, stack, skipped, root) -> None:
             continue
         if not name.endswith(".ipynb"):
             continue
-        found.append((here, None if stat.S_ISREG(info.st_mode) else _problem_for_type(info.st_mode)))
+        found.append(
+            (here, None if stat.S_ISREG(info.st_mode) else _problem_for_type(info.st_mode))
+        )
 
 
 def _symlink_problem(root: Path, parts: tuple[str, ...]) -> str | None:

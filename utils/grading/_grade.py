@@ -16,6 +16,7 @@ child only receives them after every visible result has come back.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -216,10 +217,8 @@ def exception_type(error: str) -> str:
 
 def _argument_names(spec: Exercise) -> set[str]:
     names = {f"argument {number}" for number in range(1, 33)}
-    try:
+    with contextlib.suppress(TypeError, ValueError):
         names |= {f"argument {name}" for name in inspect.signature(spec.reference).parameters}
-    except (TypeError, ValueError):
-        pass
     return names
 
 
@@ -310,8 +309,10 @@ def _judge_exercise(graded, spec, index, plan, run) -> Row:
         return _zero_row(submission, spec, missing.status, missing.reason)
     if visible["crash"] is not None:
         return _zero_row(
-            submission, spec, "error", f"checking `{name}` broke the grading process: "
-            f"{visible['crash']}"
+            submission,
+            spec,
+            "error",
+            f"checking `{name}` broke the grading process: {visible['crash']}",
         )
     if not visible["defined"]:
         return _zero_row(
@@ -484,6 +485,6 @@ def grade_all(
             on_progress(done, total)
             try:
                 yield future.result()
-            except Exception as error:  # noqa: BLE001 - the barrier's own failure
+            except Exception as error:
                 submission = futures[future]
                 yield _grader_failed(submission, plans.get(submission.lesson), error)

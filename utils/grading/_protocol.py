@@ -75,7 +75,7 @@ _DTYPES = {
 }
 _UNICODE = re.compile(r"<U([1-9][0-9]{0,2})")  # strings of up to 999 characters
 _FLOAT_HEX = re.compile(r"-?0x[01]\.[0-9a-f]{1,13}p[+-][0-9]{1,4}")
-_INT = re.compile(r"-?[0-9]{1,%d}" % MAX_INT_DIGITS)
+_INT = re.compile(rf"-?[0-9]{{1,{MAX_INT_DIGITS}}}")
 OUTCOME_STATUSES = ("ok", "not_implemented", "error")
 
 

@@ -60,6 +60,7 @@ PHASE_SLACK_SECONDS = 10.0
 INSTALL_LINE = "apt-get install bubblewrap"
 WORK = "/tmp/work"
 SETPRIV = "/usr/bin/setpriv"
+BWRAP_VARIABLE = "COURSE_GRADING_BWRAP"  # another bwrap binary (tests: a missing one)
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -207,9 +208,13 @@ class Sandbox:
             self.mode = "user"
         self._bwrap = None
         if self.mode != "unconfined":
-            self._bwrap = shutil.which("bwrap") or (
-                "/usr/bin/bwrap" if os.path.exists("/usr/bin/bwrap") else None
-            )
+            chosen = os.environ.get(BWRAP_VARIABLE, "").strip()
+            if chosen:
+                self._bwrap = chosen if os.access(chosen, os.X_OK) else None
+            else:
+                self._bwrap = shutil.which("bwrap") or (
+                    "/usr/bin/bwrap" if os.access("/usr/bin/bwrap", os.X_OK) else None
+                )
             if self._bwrap is None:
                 raise SandboxError(
                     "bubblewrap (bwrap) is not installed; install it "
@@ -262,7 +267,9 @@ class Sandbox:
 
     def _environment(self, home: str) -> dict[str, str]:
         return {
-            "PATH": f"{os.path.dirname(os.path.abspath(sys.executable))}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": os.pathsep.join(
+                [os.path.dirname(os.path.abspath(sys.executable)), "/usr/local/bin", "/usr/bin"]
+            ),
             "HOME": home,
             "USER": "student",
             "LOGNAME": "student",
@@ -313,9 +320,7 @@ class Sandbox:
                     made.add(parent)
             command += ["--ro-bind", path, path]
         for path in self.hidden:
-            if any(_is_within(path, outer) for outer in [*exposed, "/usr"]) and os.path.isdir(
-                path
-            ):
+            if any(_is_within(path, outer) for outer in [*exposed, "/usr"]) and os.path.isdir(path):
                 command += ["--tmpfs", path]
         for destination, descriptor in data_fds.items():
             command += ["--perms", "0644", "--file", str(descriptor), destination]
@@ -405,7 +410,7 @@ class Sandbox:
         result_read, result_write = os.pipe()
         descriptors = [result_write]
         scratch = None
-        stderr_file = tempfile.TemporaryFile() if probe else None
+        stderr_file = tempfile.TemporaryFile() if probe else None  # noqa: SIM115 closed below
         try:
             if self.mode == "unconfined":
                 scratch = tempfile.mkdtemp(prefix="course-grading-child-")
@@ -480,10 +485,8 @@ class Sandbox:
 
     def _end(self, process: subprocess.Popen) -> None:
         """Give an exiting child a moment to report its status, then kill what is left."""
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            pass
         if self.mode == "unconfined":
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -646,12 +649,14 @@ def _count_own_processes() -> int:
     count = 0
     for name in os.listdir("/proc"):
         if name.isdigit():
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{name}/status", encoding="utf-8", errors="replace") as file:
-                    for line in file:
-                        if line.startswith("Uid:"):
-                            count += line.split()[1] == me
-                            break
+            with (
+                contextlib.suppress(OSError),
+                open(f"/proc/{name}/status", encoding="utf-8", errors="replace") as file,
+            ):
+                for line in file:
+                    if line.startswith("Uid:"):
+                        count += line.split()[1] == me
+                        break
     return count
 
 
@@ -673,13 +678,10 @@ def _remove_tree(path: str, notes: list[str]) -> None:
         with contextlib.suppress(OSError):
             function(failed)
 
-    try:
+    with contextlib.suppress(RecursionError, OSError):
         shutil.rmtree(path, onerror=make_writable_and_retry)
-    except (RecursionError, OSError):
-        pass
     if os.path.lexists(path):
         subprocess.run(["chmod", "-R", "u+rwx", path], capture_output=True, check=False)
         subprocess.run(["rm", "-rf", "--", path], capture_output=True, check=False)
     if os.path.lexists(path):
         notes.append(f"could not remove a child's scratch folder {path}")
-
