@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -362,6 +363,23 @@ def damaged() -> str:
     content = copy.deepcopy(content)
     del content["cells"][0]["source"]
     return json.dumps(content)
+
+
+def sandbox_processes(course: Path) -> list[str]:
+    """Living processes of the sandboxes of one grader run: those whose mount namespace
+    holds that run's course (a zombie, state Z, runs nothing and is left out)."""
+    marker = f" {course / 'utils'} "
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            mounts = Path(f"/proc/{pid}/mountinfo").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if marker in mounts and not fields["State"].strip().startswith(("Z", "X")):
+            found.append(f"{pid} ({fields['Name'].strip()}, {fields['State'].strip()})")
+    return found
 
 
 def write(notebook, path: Path) -> Path:

@@ -85,23 +85,6 @@ def marker_processes() -> list[str]:
     return found
 
 
-def sandbox_uid_processes() -> list[str]:
-    """Living processes of the sandbox uids. A zombie (state Z) has ended and
-    runs nothing; it waits for its parent (PID 1 for orphans) to collect it."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields["State"].strip().startswith(("Z", "X")):
-            continue
-        if any(61000 <= int(uid) < 62000 for uid in fields["Uid"].split()):
-            found.append(f"{pid} ({fields['Name'].strip()}, {fields['State'].strip()})")
-    return found
-
-
 def tree_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
@@ -231,7 +214,7 @@ def graded_class(tmp_path_factory):
         "rows": rows_by_student(out),
         "before": before,
         "markers_after": marker_processes(),
-        "uids_after": sandbox_uid_processes(),
+        "uids_after": fx.sandbox_processes(course),
     }
 
 

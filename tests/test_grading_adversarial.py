@@ -191,6 +191,26 @@ for _ in range(32):
 time.sleep(30)
 """
 
+FORK_BOMB = """\
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+
+PROCESS_FLOOD = """\
+import subprocess
+started = []
+try:
+    for _ in range(500):
+        started.append(subprocess.Popen(["sleep", "30"]))
+except OSError:
+    pass
+report(started=len(started))
+"""
+
 WRITE_EVERYWHERE = """\
 import glob, os, sys, sysconfig, pathlib, utils
 package = pathlib.Path(utils.__file__).parent
@@ -421,6 +441,8 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
         "shm_a": (fx.after_imports(correct(), report_cell(SHM)), "full"),
         "shm_b": (fx.after_imports(correct(), report_cell(SHM_OTHER)), "full"),
         "cpu_hog": (fx.after_imports(correct(), CPU_HOG), "timeout"),
+        "fork_bomb": (fx.after_imports(correct(), FORK_BOMB), "timeout"),
+        "process_flood": (fx.after_imports(correct(), report_cell(PROCESS_FLOOD)), "full"),
         # 5. nothing of the hidden cases leaks; nothing of the submission is markup
         "leak_message": (with_answer(HIDDEN_LEAK), "visible_only"),
         "leak_class": (with_answer(HIDDEN_LEAK_CLASS), "visible_only"),
@@ -557,24 +579,6 @@ def unprivileged_prefix(uid: int) -> list[str]:
     return [*command, "--", *setpriv] if len(command) > 4 else setpriv
 
 
-def sandbox_uid_processes() -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields["State"].strip().startswith(("Z", "X")):
-            continue
-        if any(
-            61000 <= int(uid) < 62000 or int(uid) == UNPRIVILEGED_UID
-            for uid in fields["Uid"].split()
-        ):
-            found.append(f"{pid} ({fields['Name'].strip()})")
-    return found
-
-
 def shm_keys() -> set[int]:
     try:
         lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
@@ -624,31 +628,40 @@ def attacked(request):
                 ["chown", "-R", "-h", f"{UNPRIVILEGED_UID}:{UNPRIVILEGED_UID}", base], check=True
             )
             prefix = unprivileged_prefix(UNPRIVILEGED_UID)
-        result = subprocess.run(
-            [
-                *prefix,
-                sys.executable,
-                "-m",
-                "utils.grading",
-                str(submissions),
-                "--out",
-                str(out),
-                "--jobs",
-                "2",
-                "--timeout",
-                str(TIMEOUT),
-                "--case-timeout",
-                str(CASE_TIMEOUT),
-                "--memory-mb",
-                "1024",
-                *arguments,
-            ],
+        command = [
+            *prefix,
+            sys.executable,
+            "-m",
+            "utils.grading",
+            str(submissions),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--timeout",
+            str(TIMEOUT),
+            "--case-timeout",
+            str(CASE_TIMEOUT),
+            "--memory-mb",
+            "1024",
+            *arguments,
+        ]
+        grader = subprocess.Popen(
+            command,
             cwd=course,
             env=environment,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=400,
         )
+        seen_running = 0  # shows the leftover check below can see sandbox processes at all
+        while True:
+            try:
+                stdout, stderr = grader.communicate(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                seen_running = max(seen_running, len(fx.sandbox_processes(course)))
+        result = subprocess.CompletedProcess(command, grader.returncode, stdout, stderr)
         try:
             connection, _ = listener.accept()
             connection.close()
@@ -666,7 +679,8 @@ def attacked(request):
             "expectations": expectations,
             "before": before,
             "reached_listener": reached_listener,
-            "after": {"shm": shm_keys(), "processes": sandbox_uid_processes()},
+            "after": {"shm": shm_keys(), "processes": fx.sandbox_processes(course)},
+            "seen_running": seen_running,
             "rows": read_rows(out),
         }
     finally:
@@ -813,6 +827,8 @@ ATTACKERS = [
     "shm_a",
     "shm_b",
     "cpu_hog",
+    "fork_bomb",
+    "process_flood",
     "leak_message",
     "leak_class",
     "leak_warning",
@@ -944,6 +960,7 @@ def test_no_network_and_no_ipc_between_children(attacked):
 
 
 def test_no_child_process_outlives_the_grader(attacked):
+    assert attacked["seen_running"] > 0, "the check cannot see sandbox processes"
     assert attacked["after"]["processes"] == []
 
 
@@ -1058,12 +1075,14 @@ def test_slow_but_honest_work_keeps_its_points_and_limits_are_named(attacked):
         assert f"notebook time limit (--timeout {TIMEOUT} s)" in row["message"], row
 
 
-def test_a_cpu_hog_leaves_concurrent_students_their_points(attacked):
-    """32 busy processes in one submission, graded beside the others (--jobs 2): every
-    honest or harmless submission above kept its exact points; the hog is stopped at
-    the notebook limit."""
-    for row in rows_of(attacked, "cpu_hog").values():
-        assert row["status"] == "timeout", row
+def test_a_cpu_hog_and_a_fork_bomb_leave_concurrent_students_their_points(attacked):
+    """32 busy processes, or a fork bomb, in one submission graded beside the others
+    (--jobs 2): every honest or harmless submission above kept its exact points; the
+    hog is stopped at the notebook limit, the bomb at the process limit."""
+    for student in ("cpu_hog", "fork_bomb"):
+        for row in rows_of(attacked, student).values():
+            assert row["status"] == "timeout", row
+    assert int(facts_of(attacked, "process_flood")["started"]) < 64
 
 
 def test_protocol_json_of_the_forgers_is_what_the_attack_sent():

@@ -262,9 +262,14 @@ def _run(arguments) -> int:
         )
     students = len({item.submission.student for item in graded})
     counts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    where = {
+        "root": "in the bubblewrap sandbox (as root, children on unprivileged uids)",
+        "user": "in the bubblewrap sandbox (user namespaces)",
+        "unconfined": "UNCONFINED (no sandbox)",
+    }[sandbox.mode]
     print(
         f"graded {len(graded)} notebook(s) of {students} student(s) in "
-        f"{time.monotonic() - begin:.1f} s ({counts or 'no rows'}); wrote "
+        f"{time.monotonic() - begin:.1f} s {where} ({counts or 'no rows'}); wrote "
         f"{out / 'grades.csv'}, {out / 'summary.csv'}, {out / 'feedback'}/"
     )
     return 0

@@ -236,8 +236,11 @@ class Sandbox:
 
     # -- building a child's command -----------------------------------------
 
-    def _limits(self) -> dict[str, int]:
-        cpu = self.timeout + 2 * PHASE_SLACK_SECONDS + self.case_seconds * 1000
+    def _limits(self, plan=None) -> dict[str, int]:
+        # CPU seconds: the wall-clock budgets of every phase (a child cannot use more
+        # CPU than wall time with one thread; with more, this stops it earlier).
+        cases = plan.budget("visible") + plan.budget("hidden") if plan is not None else 60.0
+        cpu = self.timeout + cases + PHASE_SLACK_SECONDS
         processes = MAX_PROCESSES
         if self.mode == "unconfined" and os.geteuid() != 0:
             # Counted over all of this user's processes here (no namespace of its own).
@@ -436,7 +439,7 @@ class Sandbox:
                 "-I",
                 "-B",
                 os.path.join(self.course_root, "utils", "grading", "_child.py"),
-                _json(self._limits()),
+                _json(self._limits(None if probe else job[1])),
                 str(result_write),
                 self.course_root,
                 "probe" if probe else "grade",
