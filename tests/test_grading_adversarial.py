@@ -51,13 +51,12 @@ SENTINEL = "sentinel written by the test, never by a submission\n"
 
 FRAME = """\
 import json, os, struct, sys
-RESULT_FD = int(sys.argv[2])
 def frame(header, body=b""):
     text = json.dumps(header).encode()
     return b"NTG1" + struct.pack(">IQ", len(text), len(body)) + text + body
 def forge(data):
     try:
-        os.write(RESULT_FD, data)
+        os.write(int(sys.argv[2]), data)  # the child's results pipe (see _child.main)
     except OSError:
         pass
 """
