@@ -425,8 +425,9 @@ class Sandbox:
                 prefix, environment = [], self._environment(home)
             else:
                 data_fds = {}
-                for destination, data in self._data_files(FIRST_SANDBOX_UID + slot).items():
-                    descriptor = os.memfd_create("grading-data", 0)
+                uid = FIRST_SANDBOX_UID + slot if self.mode == "root" else os.getuid()
+                for destination, data in self._data_files(uid).items():
+                    descriptor = os.memfd_create("grading-data")
                     os.write(descriptor, data)
                     os.lseek(descriptor, 0, os.SEEK_SET)
                     descriptors.append(descriptor)
