@@ -359,6 +359,16 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
             ),
             "visible_only",
         ),
+        "exit_code_leak": (
+            with_answer(
+                "import os\n"
+                "def scores_above(scores, threshold):\n"
+                "    if hidden(scores):\n"
+                "        os._exit(int(abs(float(np.asarray(scores)[0])) * 1000) % 200 + 7)\n"
+                "    return np.flatnonzero(scores > threshold)\n"
+            ),
+            "visible_only",
+        ),
         "sig_stop_self": (
             fx.after_imports(
                 correct(), "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n"
@@ -806,6 +816,7 @@ def expected_points(kind: str) -> dict[str, tuple[set[str], float | None]]:
 ATTACKERS = [
     "sig_realtime",
     "sig_rtmax",
+    "exit_code_leak",
     "sig_stop_self",
     "forge_complex",
     "forge_float",
@@ -863,10 +874,24 @@ def test_each_attacker_gets_exactly_what_it_earned(attacked, student):
 # --- 1. what one submission does stays in its rows ------------------------------------
 
 
+def test_how_a_process_ended_on_hidden_cases_is_not_shown(attacked):
+    """The exit code or signal is the answer's choice: on hidden cases it could carry
+    their inputs, so the feedback says only that the process ended."""
+    message = rows_of(attacked, "exit_code_leak")["00.scores_above"]["message"]
+    assert "how it ended is not shown for hidden cases" in message
+    assert not re.search(r"\d{2,}", message.split("(")[0]), message
+    shown = feedback_of(attacked, "exit_code_leak")
+    assert "exited with code" not in shown
+    assert "ended by" not in shown
+
+
 def test_signals_are_named_even_without_a_python_name(attacked):
     for row in rows_of(attacked, "sig_realtime").values():
         assert "SIGRTMIN+6" in row["message"], row
-    assert "SIGRTMAX" in rows_of(attacked, "sig_rtmax")["00.scores_above"]["message"]
+    hidden_end = rows_of(attacked, "sig_rtmax")["00.scores_above"]["message"]
+    assert "how it ended is not shown for hidden cases" in hidden_end
+    assert "SIG" not in hidden_end
+    assert "code" not in hidden_end
     for row in rows_of(attacked, "sig_stop_self").values():
         assert "--timeout" in row["message"], row
 

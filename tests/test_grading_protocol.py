@@ -6,6 +6,7 @@ order, and the names and escapes of everything reported."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -244,6 +245,18 @@ def test_real_outcomes_survive_the_trip_exactly(value):
     else:
         assert back.value == value
         assert type(back.value) is type(value)
+
+
+def test_arrays_of_any_layout_are_framed():
+    """Views (transposed, strided, reversed) are sent as C-ordered copies; 0-d stays 0-d."""
+    base = np.arange(12.0).reshape(3, 4)
+    arrays = [base.T, base[:, ::2], base[::-1], np.asarray(np.float32(2)), np.zeros((0, 3))]
+    header, received = _protocol.read_frame(io.BytesIO(encode_frame({"kind": "x"}, arrays)))
+    assert header == {"kind": "x"}
+    for sent, back in zip(arrays, received, strict=True):
+        assert back.shape == sent.shape
+        assert back.dtype == sent.dtype
+        assert np.array_equal(back, sent)
 
 
 # --- concrete forgeries of the issue ------------------------------------------------------

@@ -275,6 +275,14 @@ def _missing_reason(run: ChildRun, plan: LessonPlan, phase: str, name: str) -> _
             f"the {phase} cases: the per-case limit x the cases); `{name}` was not checked "
             f"on its {phase} cases",
         )
+    if run.hidden_sent:
+        # Once the hidden cases were sent, how the process ended (an exit code, a signal)
+        # is the answer's choice and could carry their inputs: say only that it ended.
+        return _Missing(
+            "error",
+            f"the notebook's process ended while the hidden cases were checked, before "
+            f"`{name}` was checked on them (how it ended is not shown for hidden cases)",
+        )
     return _Missing(
         "error",
         f"the notebook's process ended before `{name}` was checked on its {phase} cases: "

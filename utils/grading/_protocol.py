@@ -218,7 +218,8 @@ def from_plain(plain, arrays, depth: int = 0, *, callables: bool = False):
 
 def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     """One frame: `header` (JSON-able, without "arrays") plus `arrays` in order."""
-    contiguous = [np.array(array, order="C", copy=False) for array in arrays]  # keeps 0-d
+    # asarray copies only what is not C-contiguous already, and keeps 0-d arrays 0-d.
+    contiguous = [np.asarray(array, order="C") for array in arrays]
     for array in contiguous:
         if array.dtype.kind in "OV" or array.dtype.hasobject:
             raise TypeError(f"cannot send a NumPy array of dtype {array.dtype}")

@@ -91,6 +91,7 @@ class ChildRun:
     visible: dict[int, dict] = field(default_factory=dict)
     hidden: dict[int, dict] = field(default_factory=dict)
     finished: bool = False
+    hidden_sent: bool = False  # from then on, how the child ends is the answer's choice
     protocol_error: str | None = None
 
     def end(self) -> str:
@@ -100,8 +101,8 @@ class ChildRun:
             return "it did not end by itself"
         if code < 0:
             return f"it was ended by {describe_signal(-code)}"
-        if code > 128:
-            return f"it was ended by {describe_signal(code - 128)}"
+        if 128 < code <= 128 + 64:  # bubblewrap reports a signal n as 128 + n
+            return f"it was ended by {describe_signal(code - 128)} (or it exited with code {code})"
         return f"it exited with code {code}"
 
 
@@ -603,6 +604,7 @@ class Sandbox:
                                 deadline = time.monotonic() + plan.budget("visible")
                                 limit = "cases"
                             elif step == "send_hidden":
+                                run.hidden_sent = True
                                 pending += plan.hidden_frame
                                 if not writing:
                                     selector.register(stdin, selectors.EVENT_WRITE)
