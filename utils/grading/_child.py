@@ -26,6 +26,7 @@ import ast
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import sys
@@ -48,7 +49,8 @@ def _close_inherited(keep: set[int]) -> None:
 
 
 class CaseTimeout(BaseException):
-    """Raised by SIGALRM inside an answer that runs past its budget.
+    """Raised by SIGPROF (CPU time) or SIGALRM (wall time, twice as long: a sleeping
+    answer) inside an answer that runs past its budget.
 
     A BaseException, so that an answer's `except Exception:` does not swallow it.
     """
@@ -115,6 +117,8 @@ def _to_python(source: str) -> str:
         return source
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
+    if not _IPYTHON_SYNTAX.search(source):  # nothing IPython could turn into Python
+        return source
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
@@ -122,6 +126,9 @@ def _to_python(source: str) -> str:
     except BaseException:  # leave it: compiling it reports the error
         return source
 
+
+# Magics, `!shell`, `x = !cmd`, `obj?` help: the only syntax IPython adds to Python.
+_IPYTHON_SYNTAX = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.MULTILINE)
 
 # Cells that only display a course widget (an explorer, a quiz) are skipped:
 # they define nothing an answer can use, and drawing their charts would
@@ -161,24 +168,27 @@ def _run_cells(cells: list, namespace: dict) -> list[dict]:
 
 
 def _run_exercise(task: dict, arrays: dict, namespace: dict, tools: dict) -> dict:
+    """Every case with its own budget: CPU time (what other processes on a loaded machine
+    cannot take away) and, for an answer that sleeps or waits, twice that in wall time."""
     if task["answer_name"] not in namespace:
         return {"defined": False, "outcomes": []}
     spec = tools["specs"][task["id"]]
+    seconds = tools["case_seconds"]
     outcomes = []
-    timed_out = False
     for encoded_case in task["cases"]:
-        if not timed_out:
-            case = tools["Case"](**tools["from_plain"](encoded_case, arrays, callables=True))
-            answer = namespace.get(task["answer_name"])
-            signal.setitimer(signal.ITIMER_REAL, tools["case_seconds"])
-            try:
-                outcome = tools["run_case"](answer, spec, case)
-            except CaseTimeout:
-                timed_out = True
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        if timed_out:  # this case and the rest: one slow case is enough
+        case = tools["Case"](**tools["from_plain"](encoded_case, arrays, callables=True))
+        answer = namespace.get(task["answer_name"])
+        timed_out = False
+        signal.setitimer(signal.ITIMER_PROF, seconds)
+        signal.setitimer(signal.ITIMER_REAL, 2 * seconds)
+        try:
+            outcome = tools["run_case"](answer, spec, case)
+        except CaseTimeout:
+            timed_out = True
             outcome = tools["CaseOutcome"]("error", error="timeout")
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
         outcomes.append((outcome, timed_out))
     return {"defined": True, "outcomes": outcomes}
 
@@ -251,6 +261,7 @@ def _grade(result_fd: int, course_root: str) -> None:
     problems = _run_cells(cells_frame["cells"], namespace)
     send({"kind": "cells", "problems": problems})
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     _run_phase("visible", visible["tasks"], arrays, namespace, tools, send)
     del visible, visible_arrays, arrays
     frame = read_frame(jobs)

@@ -168,6 +168,7 @@ def _run(arguments) -> int:
     from utils.grading._discover import (
         Submission,
         find_submissions,
+        limit_per_student,
         read_submission,
         student_and_notebook,
     )
@@ -205,7 +206,7 @@ def _run(arguments) -> int:
         grade_ids[spec.grade_id] = spec.lesson
         grade_ids[spec.check_grade_id] = spec.lesson
     try:
-        found = find_submissions(submissions_root, skip=(out,))
+        found = limit_per_student(find_submissions(submissions_root, skip=(out,)))
     except OSError as error:
         raise _UsageError(f"cannot read the submissions folder: {error.strerror}") from None
     if not found:

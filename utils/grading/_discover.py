@@ -28,10 +28,17 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Submission", "display_name", "find_submissions", "read_submission"]
+__all__ = [
+    "Submission",
+    "display_name",
+    "find_submissions",
+    "limit_per_student",
+    "read_submission",
+]
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_DEPTH = 24
+MAX_NOTEBOOKS_PER_STUDENT = 30  # the course has 9 lessons; more is a flood, not work
 MAX_NAME_CHARS = 200
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -194,6 +201,33 @@ def _symlink_problem(root: Path, parts: tuple[str, ...]) -> str | None:
     return f"it is a symlinked {what} leading out of the student's folder; not read"
 
 
+def limit_per_student(
+    found: list[tuple[tuple, str | None]], limit: int = MAX_NOTEBOOKS_PER_STUDENT
+) -> list[tuple[tuple, str | None]]:
+    """At most `limit` entries per student folder (the first by name); the rest become one
+    entry reporting how many were left out, so one student cannot hold up the class."""
+    kept: list[tuple[tuple, str | None]] = []
+    counts: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for parts, problem in found:
+        if len(parts) == 1:
+            kept.append((parts, problem))
+            continue
+        counts[parts[0]] = counts.get(parts[0], 0) + 1
+        if counts[parts[0]] <= limit:
+            kept.append((parts, problem))
+        else:
+            extra[parts[0]] = extra.get(parts[0], 0) + 1
+    for student, count in sorted(extra.items(), key=lambda item: os.fsencode(item[0])):
+        kept.append(
+            (
+                (student, f"+{count} more notebooks"),
+                f"{count} notebooks beyond the first {limit} of this student were not graded",
+            )
+        )
+    return kept
+
+
 def student_and_notebook(parts: tuple[str, ...]) -> tuple[str, str]:
     """(student, notebook path inside the student's folder), as display names.
 
@@ -293,7 +327,7 @@ def read_submission(
     if not data.strip():
         return invalid("the file is empty: it is not a notebook")
     try:
-        content = json.loads(data.decode("utf-8"))
+        content = json.loads(data.decode("utf-8-sig"))  # a BOM some editors write is fine
     except UnicodeDecodeError:
         return invalid("the file is not text (not UTF-8): it is not a notebook")
     except json.JSONDecodeError as error:

@@ -14,7 +14,8 @@ Modes, chosen once per run and checked by a probe child before grading:
 
 * ``root`` (the grader runs as root): bwrap sets the namespaces up as root,
   then `setpriv` drops the child to an unprivileged uid of its own
-  (61000 + job slot), with no groups, no capabilities and `no_new_privs`.
+  (`sandbox_uids`: a block of 64 per grader run, chosen by its PID, no account
+  needed), with no groups, no capabilities and `no_new_privs`.
 * ``user`` (not root; needs unprivileged user namespaces): bwrap also
   creates a user namespace (`--disable-userns`: the child cannot nest one).
 * ``unconfined`` (only with `--unconfined`): a plain child process in its own
@@ -51,7 +52,8 @@ from utils.grading._protocol import ResultError
 __all__ = ["ChildRun", "Sandbox", "SandboxError", "describe_signal"]
 
 CHILD_SCRIPT = str(Path(__file__).with_name("_child.py"))
-FIRST_SANDBOX_UID = 61000
+FIRST_SANDBOX_UID = 200_000  # well above accounts; blocks of 64, one per grader run
+SANDBOX_UID_BLOCKS = 1000
 MAX_PROCESSES = 64
 MAX_FILE_BYTES = 64 * 2**20
 MAX_OPEN_FILES = 256
@@ -62,10 +64,43 @@ WORK = "/tmp/work"
 SETPRIV = "/usr/bin/setpriv"
 BWRAP_VARIABLE = "COURSE_GRADING_BWRAP"  # another bwrap binary (tests: a missing one)
 PR_SET_CHILD_SUBREAPER = 36
+MEMORY_CHECK_SECONDS = 0.25
 
 
 class SandboxError(RuntimeError):
     """The grader cannot run sandboxed children on this machine (with the reason)."""
+
+
+def sandbox_uids(pid: int, jobs: int) -> list[int]:
+    """The children's uids for one grader run (root mode): a block of 64 chosen by the
+    grader's PID, so concurrent graders (whose PIDs differ) do not share them, skipping
+    blocks that hold an account. Nothing on disk decides it (no folder to pre-create).
+
+    >>> sandbox_uids(1234, 2) == sandbox_uids(1234, 2), len(sandbox_uids(7, 3))
+    (True, 3)
+    """
+    for attempt in range(SANDBOX_UID_BLOCKS):
+        block = (pid + attempt) % SANDBOX_UID_BLOCKS
+        uids = [FIRST_SANDBOX_UID + 64 * block + slot for slot in range(jobs)]
+        if not any(_has_account(uid) for uid in uids):
+            return uids
+    raise SandboxError("every sandbox uid block holds an account")
+
+
+def _has_account(uid: int) -> bool:
+    import grp
+    import pwd
+
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        pass
+    try:
+        grp.getgrgid(uid)
+        return True
+    except KeyError:
+        return False
 
 
 def describe_signal(number: int) -> str:
@@ -85,8 +120,9 @@ class ChildRun:
 
     seconds: float = 0.0
     exit_code: int | None = None  # negative: killed by that signal (unconfined mode)
-    limit: str | None = None  # "notebook" or "cases": the time limit the child ran past
+    limit: str | None = None  # "notebook", "cases" (time limits) or "memory": what it ran past
     notebook_timeout: float = 0.0
+    memory_mb: int = 0
     cells: list[dict] | None = None
     visible: dict[int, dict] = field(default_factory=dict)
     hidden: dict[int, dict] = field(default_factory=dict)
@@ -194,6 +230,7 @@ class Sandbox:
         self.timeout = float(timeout)
         self.case_seconds = float(case_seconds)
         self.memory_bytes = int(memory_mb) * 2**20
+        self.memory_mb = int(memory_mb)
         self.hidden = [os.path.realpath(path) for path in hidden]
         self.hidden.append(os.path.realpath(os.path.expanduser("~")))
         self.notes: list[str] = []
@@ -201,6 +238,7 @@ class Sandbox:
         self._slots: queue.Queue = queue.Queue()
         for slot in range(jobs):
             self._slots.put(slot)
+        self._uids = sandbox_uids(os.getpid(), jobs)
         if unconfined:
             self.mode = "unconfined"
         elif os.geteuid() == 0:
@@ -327,13 +365,16 @@ class Sandbox:
             if any(_is_within(path, outer) for outer in [*exposed, "/usr"]) and os.path.isdir(path):
                 command += ["--tmpfs", path]
         for destination, descriptor in data_fds.items():
+            if destination == "seccomp":
+                command += ["--seccomp", str(descriptor)]
+                continue
             command += ["--perms", "0644", "--file", str(descriptor), destination]
         command += ["--remount-ro", "/", "--chdir", WORK, "--clearenv"]
         for key, value in self._environment(WORK).items():
             command += ["--setenv", key, value]
         command.append("--")
         if self.mode == "root":
-            uid = str(FIRST_SANDBOX_UID + slot)
+            uid = str(self._uids[slot])
             command += [
                 SETPRIV,
                 f"--reuid={uid}",
@@ -352,6 +393,9 @@ class Sandbox:
         if self._fontlist is not None:
             name, data = self._fontlist
             files[f"{WORK}/.matplotlib/{name}"] = data
+        program = seccomp_program()
+        if program is not None:
+            files["seccomp"] = program
         return files
 
     # -- the probe ------------------------------------------------------------
@@ -426,7 +470,7 @@ class Sandbox:
                 prefix, environment = [], self._environment(home)
             else:
                 data_fds = {}
-                uid = FIRST_SANDBOX_UID + slot if self.mode == "root" else os.getuid()
+                uid = self._uids[slot] if self.mode == "root" else os.getuid()
                 for destination, data in self._data_files(uid).items():
                     descriptor = os.memfd_create("grading-data")
                     os.write(descriptor, data)
@@ -462,7 +506,7 @@ class Sandbox:
             for descriptor in descriptors:
                 os.close(descriptor)
             descriptors = []
-            run = ChildRun(notebook_timeout=self.timeout)
+            run = ChildRun(notebook_timeout=self.timeout, memory_mb=self.memory_mb)
             report = None
             try:
                 if probe:
@@ -573,6 +617,7 @@ class Sandbox:
         pending += plan.visible_frame
         deadline = time.monotonic() + self.timeout
         limit = "notebook"
+        next_memory_check = 0.0
         with selectors.DefaultSelector() as selector:
             selector.register(result_read, selectors.EVENT_READ)
             selector.register(stdin, selectors.EVENT_WRITE)
@@ -582,7 +627,13 @@ class Sandbox:
                 if left <= 0:
                     run.limit = limit
                     return
-                events = selector.select(timeout=min(left, 1.0))
+                events = selector.select(timeout=min(left, MEMORY_CHECK_SECONDS))
+                if time.monotonic() >= next_memory_check:
+                    # RLIMIT_AS bounds each process; this bounds them all together.
+                    if _tree_resident_bytes(process.pid) > self.memory_bytes:
+                        run.limit = "memory"
+                        return
+                    next_memory_check = time.monotonic() + MEMORY_CHECK_SECONDS
                 for key, _mask in events:
                     if key.fd == stdin:
                         try:
@@ -640,6 +691,88 @@ def _proc_status(pid: str) -> dict[str, str]:
 
 def _processes() -> list[tuple[int, dict[str, str]]]:
     return [(int(pid), _proc_status(pid)) for pid in os.listdir("/proc") if pid.isdigit()]
+
+
+# Seccomp: a child may not start a session of its own (that would give it a scheduler
+# autogroup of its own, escaping its CPU share) nor create a user namespace (as root,
+# bubblewrap cannot forbid it otherwise). clone3 hides its flags in memory: refused
+# with ENOSYS, so the C library falls back to clone, whose flags are checked.
+_SYSCALLS = {  # machine: (audit arch, setsid, unshare, clone, clone3)
+    "x86_64": (0xC000003E, 112, 272, 56, 435),
+    "aarch64": (0xC00000B7, 157, 97, 220, 435),
+}
+CLONE_NEWUSER = 0x10000000
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """The classic-BPF filter bubblewrap loads (`--seccomp`), or None on other machines."""
+    import platform
+    import struct
+
+    numbers = _SYSCALLS.get(machine or platform.machine())
+    if numbers is None:
+        return None
+    arch, setsid, unshare, clone, clone3 = numbers
+    load, jeq, jge, jset, jump, ret = 0x20, 0x15, 0x35, 0x45, 0x05, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    program = [
+        (load, 0, 0, 4),  # 0: arch
+        (jeq, 0, 9, arch),  # 1: another ABI: allow (11)
+        (load, 0, 0, 0),  # 2: syscall number
+        (jge, 8, 0, 0x40000000),  # 3: x32 numbers: deny (12)
+        (jeq, 7, 0, setsid),  # 4: deny (12)
+        (jeq, 7, 0, clone3),  # 5: ENOSYS (13)
+        (jeq, 2, 0, unshare),  # 6: check flags (9)
+        (jeq, 1, 0, clone),  # 7: check flags (9)
+        (jump, 0, 0, 2),  # 8: allow (11)
+        (load, 0, 0, 16),  # 9: args[0], low half
+        (jset, 1, 0, CLONE_NEWUSER),  # 10: deny (12), else allow (11)
+        (ret, 0, 0, allow),  # 11
+        (ret, 0, 0, eperm),  # 12
+        (ret, 0, 0, enosys),  # 13
+    ]
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+def _tree_resident_bytes(root: int) -> int:
+    """Memory used by `root` and every process below it (a sandbox's whole tree: its
+    orphans are re-parented to its own init, which is below `root` too)."""
+    parents, resident = {}, {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(name)] = int(fields[1])
+        resident[int(name)] = int(fields[21]) * page
+    total, below = 0, {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in below and pid not in below:
+                below.add(pid)
+                grew = True
+    for pid in below:
+        total += _proportional_bytes(pid, resident.get(pid, 0))
+    return total
+
+
+def _proportional_bytes(pid: int, resident: int) -> int:
+    """The process's share of the memory it uses (PSS: a page shared by n processes, as
+    after fork, counts 1/n for each), or its resident size where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as file:
+            for line in file:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resident
 
 
 def _become_subreaper() -> None:
