@@ -566,7 +566,10 @@ def build_class(submissions: Path, port: int, home: str) -> dict:
     os.symlink(files / "sub", files / "linked_folder")
     os.mkfifo(files / "fifo.ipynb")
     with open(files / "huge.ipynb", "wb") as file:
-        file.truncate(30 * 2**20)
+        file.truncate(60 * 2**20)
+    fx.write_bytes(b"print('my answers')\n", submissions / "nothing" / "answers.py")
+    fx.write(fx.correct(), submissions / "nothing" / ".ipynb_checkpoints" / "x-checkpoint.ipynb")
+    (submissions / "empty_folder").mkdir()
     deep = files.joinpath(*["deeper"] * 30)
     fx.write(fx.correct(), deep / "deep.ipynb")
     fx.write_bytes(
@@ -1137,6 +1140,13 @@ def test_files_that_could_make_the_parent_work_are_reported_not_read(attacked, n
     assert all(row["status"] == "invalid" for row in deeper)
     real = [row for row in attacked["rows"]["files"] if row["notebook"] == "real.ipynb"]
     assert {row["status"] for row in real} == {"passed"}
+
+
+def test_a_student_folder_without_a_notebook_gets_a_row_saying_so(attacked):
+    for student in ("nothing", "empty_folder"):
+        (row,) = attacked["rows"][student]
+        assert (row["status"], row["points"]) == ("invalid", "0"), row
+        assert "no notebook found" in row["message"], row
 
 
 # --- 7. time budgets ---------------------------------------------------------------------------

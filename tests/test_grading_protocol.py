@@ -174,7 +174,7 @@ records = st.fixed_dictionaries(
 array_specs = st.lists(
     st.tuples(
         st.sampled_from(["<f8", "<f4", "<i8", "|b1", "<U3", "|O", ">f8", "<V8", "<U9999", "x"]),
-        st.lists(st.integers(-2, 5), max_size=3),
+        st.lists(st.one_of(st.integers(-2, 5), st.sampled_from([0, 2**26, 2**40])), max_size=16),
     ),
     max_size=3,
 )
@@ -309,6 +309,13 @@ def test_deep_and_huge_frames_are_refused():
     for dtype in ("|V8", "|O", ">f8", "<U99999"):
         text = json.dumps({"kind": "x", "arrays": [[dtype, [0]]]}).encode()
         with pytest.raises(ResultError, match="not accepted"):
+            FrameReader().feed(b"NTG1" + struct.pack(">IQ", len(text), 0) + text)
+
+
+def test_empty_arrays_with_huge_shapes_are_refused():
+    for shape in ([0] + [67108864] * 15, [0, 2**40], [2**26, 2**26, 0]):
+        text = json.dumps({"kind": "cells", "arrays": [["<f8", shape]]}).encode()
+        with pytest.raises(ResultError, match="impossible shape"):
             FrameReader().feed(b"NTG1" + struct.pack(">IQ", len(text), 0) + text)
 
 

@@ -36,7 +36,7 @@ __all__ = [
     "read_submission",
 ]
 
-MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_NOTEBOOK_BYTES = 50 * 2**20  # stored outputs (images, widget state) count too
 MAX_DEPTH = 24
 MAX_NOTEBOOKS_PER_STUDENT = 30  # the course has 9 lessons; more is a flood, not work
 MAX_NAME_CHARS = 200
@@ -134,7 +134,33 @@ def find_submissions(root: Path, skip: tuple[Path, ...] = ()) -> list[tuple[tupl
     finally:
         for directory_fd, _parts in stack:
             os.close(directory_fd)
+    _report_empty_students(root, found, skipped)
     return sorted(found, key=lambda item: [os.fsencode(part) for part in item[0]])
+
+
+def _report_empty_students(root, found, skipped) -> None:
+    """A student folder holding no notebook gets one row saying so (not silence)."""
+    present = {parts[0] for parts, _problem in found if len(parts) > 1}
+    try:
+        with os.scandir(root) as listing:
+            folders = [
+                entry.name
+                for entry in listing
+                if not entry.name.startswith(".")
+                and entry.is_dir(follow_symlinks=False)
+                and (entry.stat(follow_symlinks=False).st_dev, entry.inode()) not in skipped
+            ]
+    except OSError:
+        return
+    for name in folders:
+        if name not in present:
+            found.append(
+                (
+                    (name, "(no notebook)"),
+                    "no notebook found in this folder: only *.ipynb files are graded "
+                    "(.ipynb_checkpoints and hidden files are ignored)",
+                )
+            )
 
 
 def _scan(directory_fd, parts, found, stack, skipped, root) -> None:
@@ -323,7 +349,10 @@ def read_submission(
     except OSError as error:
         return invalid(f"the file cannot be read ({error.strerror or type(error).__name__})")
     if len(data) > MAX_NOTEBOOK_BYTES:
-        return invalid(f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+        return invalid(
+            f"the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs "
+            "(Edit > Clear Outputs of All Cells), save it and hand it in again"
+        )
     if not data.strip():
         return invalid("the file is empty: it is not a notebook")
     try:

@@ -263,7 +263,12 @@ def _arrays_from(described, body: bytes) -> list[np.ndarray]:
         size = count * dtype.itemsize
         if offset + size > len(body):
             raise ResultError("the frame's arrays are larger than its body")
-        array = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(shape)
+        if math.prod(size for size in shape if size) > MAX_BODY_BYTES:  # e.g. (0, 2**26, ...)
+            raise ResultError("an array has an impossible shape")
+        try:
+            array = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(shape)
+        except ValueError:
+            raise ResultError("an array has an impossible shape") from None
         arrays.append(array)
         offset += size
     if offset != len(body):
