@@ -231,7 +231,9 @@ def endless_answer():
 
 
 def memory_bomb():
-    notebook = after_imports(correct(), "hog = [np.ones(10**7) for _ in range(10**5)]\n")
+    # np.empty reserves address space without touching it: the limit is hit at once,
+    # whatever the machine's load (touching 1 GB can take seconds on a busy machine).
+    notebook = after_imports(correct(), "hog = [np.empty(10**7) for _ in range(10**5)]\n")
     return set_answer(
         notebook,
         "00_scores_above",

@@ -489,7 +489,7 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
         "escapes": (fx.after_imports(correct(), report_cell(ESCAPES)), "full"),
         "fork_bomb": (fx.after_imports(correct(), FORK_BOMB), "timeout"),
         "process_flood": (fx.after_imports(correct(), report_cell(PROCESS_FLOOD)), "full"),
-        "memory_spread": (fx.after_imports(correct(), MEMORY_SPREAD), "ended"),
+        "memory_spread": (fx.after_imports(correct(), MEMORY_SPREAD), "stopped"),
         # 5. nothing of the hidden cases leaks; nothing of the submission is markup
         "leak_message": (with_answer(HIDDEN_LEAK), "visible_only"),
         "leak_class": (with_answer(HIDDEN_LEAK_CLASS), "visible_only"),
@@ -838,6 +838,8 @@ def expected_points(kind: str) -> dict[str, tuple[set[str], float | None]]:
         return {name: ({"invalid"}, 0.0) for name in POINTS}
     if kind in ("ended",):
         return {name: ({"error"}, 0.0) for name in POINTS}
+    if kind == "stopped":  # by the memory check, or (a slow machine) by the notebook limit
+        return {name: ({"error", "timeout"}, 0.0) for name in POINTS}
     if kind == "timeout":
         return {name: ({"timeout"}, 0.0) for name in POINTS}
     if kind == "mean_only":
@@ -1173,7 +1175,8 @@ def test_a_cpu_hog_and_a_fork_bomb_leave_concurrent_students_their_points(attack
             assert row["status"] == "timeout", row
     assert int(facts_of(attacked, "process_flood")["started"]) < 64
     for row in rows_of(attacked, "memory_spread").values():
-        assert "memory limit (--memory-mb 1024 MiB)" in row["message"], row
+        if row["status"] == "error":
+            assert "memory limit (--memory-mb 1024 MiB)" in row["message"], row
 
 
 def test_protocol_json_of_the_forgers_is_what_the_attack_sent():

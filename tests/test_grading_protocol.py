@@ -468,6 +468,52 @@ def test_exception_types_from_the_answer_are_shown_only_when_they_are_standard()
     assert exception_type("ConnectionAbortedError: x") == "an exception"  # rare: folded
 
 
+def test_the_memory_check_adds_up_a_whole_process_tree():
+    """What stops a submission whose processes each stay under --memory-mb but not
+    together: the sum over the tree, shared pages counted once (PSS)."""
+    from utils.grading._sandbox import _tree_resident_bytes
+
+    script = (
+        "import os, sys, time\n"
+        "import numpy as np\n"
+        "for _ in range(2):\n"
+        "    if os.fork() == 0:\n"
+        "        block = np.ones(100 * 2**20 // 8)\n"
+        "        print('ready', flush=True)\n"
+        "        time.sleep(60)\n"
+        "        os._exit(0)\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert [process.stdout.readline() for _ in range(2)] == ["ready\n", "ready\n"]
+        total = _tree_resident_bytes(process.pid)
+        assert 200 * 2**20 <= total < 600 * 2**20, total
+    finally:
+        children = subprocess.run(
+            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        for pid in children:  # before their parent, while they are still its children
+            os.kill(int(pid), 9)
+        process.kill()
+        process.wait()
+
+
+def test_a_notebook_with_a_byte_order_mark_is_read():
+    import grading_fixtures as fx
+    import nbformat
+
+    from utils import exercises
+    from utils.grading._discover import read_submission
+
+    root = Path(__import__("tempfile").mkdtemp())
+    text = nbformat.writes(fx.correct()).encode("utf-8")
+    fx.write_bytes(b"\xef\xbb\xbf" + text, root / "alice" / "a.ipynb")
+    submission = read_submission(root, ("alice", "a.ipynb"), set(exercises.lessons()), {})
+    assert submission.problem is None
+    assert submission.lesson == "00"
+
+
 # --- the sandbox check before grading ---------------------------------------------------------
 
 
