@@ -6,11 +6,12 @@ builtins in its own process reaches the verdict. One barrier per submission:
 whatever goes wrong while running, decoding or judging one submission becomes
 that submission's rows, and grading goes on.
 
-Hidden cases leak nothing the answer computed: their outcomes are reduced to
-the exception's type (a builtin or NumPy name), the warning categories and
-the result's type before they are judged, and their feedback says passed,
-wrong, or which exception, never the answer's text, values or shapes. The
-child only receives them after every visible result has come back.
+Hidden cases show nothing the answer wrote: their outcomes are reduced before
+they are judged (the exception's type if it is one of 14 common ones, no
+warnings, the result's type if it is a plain one), and their feedback says
+passed, wrong, or which exception, never the answer's text, values or shapes.
+The child only receives them after every visible result has come back, and
+once they were sent, how its process ended is not reported.
 """
 
 from __future__ import annotations
