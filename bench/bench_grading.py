@@ -9,7 +9,7 @@ Prints wall time, throughput and peak memory (the sum of the resident memory
 of the grading process and all its children, sampled every 20 ms) of both,
 and the throughput ratio. nbgrader grades one submission at a time with a
 fresh Jupyter kernel each; the course's grader runs a plain Python child per
-submission, two at a time.
+submission under its bubblewrap sandbox (always on here), two at a time.
 """
 
 from __future__ import annotations
@@ -130,6 +130,9 @@ def run_course_grader(submissions: Path, out: Path):
     seconds, peak, result = timed(command, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"the course's grader failed: {result.stderr}")
+    if "bubblewrap sandbox" not in result.stdout:  # the comparison is with the sandbox on
+        raise RuntimeError(f"the course's grader did not use its sandbox: {result.stdout}")
+    print(f"utils.grading: {result.stdout.strip().split('; wrote', 1)[0]}")
     with open(out / "summary.csv", newline="", encoding="utf-8") as file:
         full_marks = sum(row["points"] == row["max_points"] for row in csv.DictReader(file))
     return seconds, peak, full_marks

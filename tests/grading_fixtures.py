@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -230,7 +231,9 @@ def endless_answer():
 
 
 def memory_bomb():
-    notebook = after_imports(correct(), "hog = [np.ones(10**7) for _ in range(10**5)]\n")
+    # np.empty reserves address space without touching it: the limit is hit at once,
+    # whatever the machine's load (touching 1 GB can take seconds on a busy machine).
+    notebook = after_imports(correct(), "hog = [np.empty(10**7) for _ in range(10**5)]\n")
     return set_answer(
         notebook,
         "00_scores_above",
@@ -362,6 +365,23 @@ def damaged() -> str:
     content = copy.deepcopy(content)
     del content["cells"][0]["source"]
     return json.dumps(content)
+
+
+def sandbox_processes(course: Path) -> list[str]:
+    """Living processes of the sandboxes of one grader run: those whose mount namespace
+    holds that run's course (a zombie, state Z, runs nothing and is left out)."""
+    marker = f" {course / 'utils'} "
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            mounts = Path(f"/proc/{pid}/mountinfo").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if marker in mounts and not fields["State"].strip().startswith(("Z", "X")):
+            found.append(f"{pid} ({fields['Name'].strip()}, {fields['State'].strip()})")
+    return found
 
 
 def write(notebook, path: Path) -> Path:

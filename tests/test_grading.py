@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -26,8 +28,9 @@ import pytest
 from utils import exercises
 from utils.checks import CaseOutcome
 from utils.grading import _protocol
-from utils.grading._discover import is_display_only
+from utils.grading._child import is_display_only
 from utils.grading._grade import course_fingerprint, exercise_seed, plan_lesson
+from utils.grading._sandbox import FIRST_SANDBOX_UID
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "test-seed-1729"
@@ -80,23 +83,6 @@ def marker_processes() -> list[str]:
             continue
         if fx.BACKGROUND_MARKER in command and "sleep" in command:
             found.append(f"{pid}: {command}")
-    return found
-
-
-def sandbox_uid_processes() -> list[str]:
-    """Living processes of the sandbox uids. A zombie (state Z) has ended and
-    runs nothing; it waits for its parent (PID 1 for orphans) to collect it."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields["State"].strip().startswith(("Z", "X")):
-            continue
-        if any(61000 <= int(uid) < 62000 for uid in fields["Uid"].split()):
-            found.append(f"{pid} ({fields['Name'].strip()}, {fields['State'].strip()})")
     return found
 
 
@@ -176,13 +162,7 @@ def build_class(submissions: Path, out: Path) -> None:
         "unknown_lesson": fx.unknown_lesson(),
         "no_metadata": fx.no_metadata(),
     }
-    if IS_ROOT:
-        # Without the uid sandbox these two succeed by design (the grader then only
-        # detects a rewritten course: see the process-mode test), and would
-        # spoil the rest of this class run.
-        notebooks["tamperer"] = fx.tamperer()
-    else:
-        del notebooks["writes_out"]
+    notebooks["tamperer"] = fx.tamperer()
     for student, notebook in notebooks.items():
         fx.write(notebook, submissions / student / lesson_file)
     # A checkpoint copy next to a real submission is not a submission.
@@ -235,7 +215,7 @@ def graded_class(tmp_path_factory):
         "rows": rows_by_student(out),
         "before": before,
         "markers_after": marker_processes(),
-        "uids_after": sandbox_uid_processes(),
+        "uids_after": fx.sandbox_processes(course),
     }
 
 
@@ -280,7 +260,7 @@ def test_wrong_answers_fail_or_get_partial_credit_for_the_cases_they_pass(graded
     rows = rows_of(graded_class, "wrong")
     assert (rows["00.mean_score"]["status"], rows["00.mean_score"]["points"]) == ("failed", "0")
     spec = exercises.get("00.scores_above")
-    cases = plan_lesson("00", SEED, 2.0).cases[spec.id]
+    cases = all_cases("00", spec.id)
     passed = sum(
         np.array_equal(fx.wrong_scores_above(*c.args), spec.reference(*c.args)) for c in cases
     )
@@ -306,10 +286,11 @@ def test_patching_numpy_utils_checks_and_builtins_gains_nothing(graded_class, st
 
 
 def test_printed_and_planted_fake_results_gain_nothing(graded_class):
-    rows = rows_of(graded_class, "forger")
-    assert (rows["00.mean_score"]["status"], rows["00.mean_score"]["points"]) == ("failed", "0")
-    assert rows["00.scores_above"]["status"] == "error"
-    assert rows["00.scores_above"]["points"] == "0"
+    """Results come over the grader's pipe only: printed text and planted files are
+    never read, and a process that exits in its cells has sent nothing."""
+    for row in rows_of(graded_class, "forger").values():
+        assert (row["status"], row["points"]) == ("error", "0"), row
+        assert "ended before" in row["message"]
 
 
 def test_sys_exit_in_cells_is_recorded_and_grading_goes_on(graded_class):
@@ -326,11 +307,15 @@ def test_os_exit_in_a_cell_ends_the_submission_with_errors(graded_class):
         assert "ended before" in row["message"]
 
 
-def test_os_exit_inside_an_answer_costs_only_that_exercise(graded_class):
+def test_os_exit_inside_an_answer_costs_only_the_cases_not_checked(graded_class):
+    """It exits on the hidden cases only: the visible ones still earn partial credit."""
     rows = rows_of(graded_class, "exit_in_answer")
     assert rows["00.mean_score"]["status"] == "passed"
-    assert rows["00.scores_above"]["status"] == "error"
-    assert "exited with code 3" in rows["00.scores_above"]["message"]
+    row = rows["00.scores_above"]
+    visible = len(exercises.get("00.scores_above").visible_cases)
+    assert (row["status"], float(row["points"])) == ("partial", round(visible / 10, 2))
+    assert "ended while the hidden cases were checked" in row["message"]
+    assert "code 3" not in row["message"]  # an exit code chosen on hidden inputs is not shown
 
 
 def test_an_endless_cell_times_out_the_submission(graded_class):
@@ -345,10 +330,10 @@ def test_an_endless_answer_is_stopped_by_the_case_budget(graded_class):
     assert rows["00.mean_score"]["status"] == "passed"
     row = rows["00.scores_above"]
     visible = len(exercises.get("00.scores_above").visible_cases)
-    total = len(plan_lesson("00", SEED, 2.0).cases["00.scores_above"])
+    total = len(all_cases("00", "00.scores_above"))
     assert row["status"] == "partial"
     assert float(row["points"]) == round(visible / total, 2)
-    assert "took longer than" in row["message"]
+    assert "per-case time limit" in row["message"]
 
 
 def test_a_memory_bomb_hits_the_limit_and_the_rest_is_graded(graded_class):
@@ -365,12 +350,6 @@ def test_background_processes_are_ended_with_the_submission(graded_class):
     assert graded_class["markers_after"] == []
 
 
-ROOT_ONLY = pytest.mark.skipif(
-    not IS_ROOT, reason="the grader confines children to another uid only when it runs as root"
-)
-
-
-@ROOT_ONLY
 def test_writing_into_the_output_and_submissions_folders_changes_nothing(graded_class):
     for row in rows_of(graded_class, "writes_out").values():
         assert row["status"] == "passed", row
@@ -383,10 +362,9 @@ def test_writing_into_the_output_and_submissions_folders_changes_nothing(graded_
         assert not path.is_file() or b"forged by writes_out" not in path.read_bytes(), path
 
 
-@ROOT_ONLY
-def test_rewriting_the_course_files_fails_as_the_sandbox_user(graded_class):
-    """As root the child runs as an unprivileged uid: its writes to `utils` fail, so
-    nothing changes for later submissions (non-root: see the process-mode test)."""
+def test_rewriting_the_course_files_fails_in_the_sandbox(graded_class):
+    """The course is mounted read-only in the sandbox: its writes to `utils` fail, so
+    nothing changes for later submissions (unconfined: see the detection test)."""
     course = graded_class["course"]
     assert tree_digest(course / "utils") == graded_class["before"]["course"]
     assert not (course / "utils" / "exercises" / "lesson99.py").exists()
@@ -403,12 +381,11 @@ def test_the_child_runs_confined(graded_class):
     assert facts["nbgrader"] == "None", "NBGRADER_EXECUTION must not reach the child"
     assert (facts["backend"], facts["threads"]) == ("Agg", "1")
     if IS_ROOT:
-        assert 61000 <= int(facts["uid"]) < 62000
-        assert facts["course_writable"] == "False"
+        assert FIRST_SANDBOX_UID <= int(facts["uid"]) < FIRST_SANDBOX_UID + 64 * 1000
         assert graded_class["uids_after"] == [], "sandbox processes outlived the grader"
-        if "mount namespaces are not available" not in graded_class["result"].stderr:
-            assert facts["submissions_visible"] == "False"
-            assert facts["out_visible"] == "False"
+    assert facts["course_writable"] == "False"
+    assert facts["submissions_visible"] == "False"
+    assert facts["out_visible"] == "False"
 
 
 @pytest.mark.parametrize(
@@ -477,7 +454,7 @@ def test_several_notebooks_are_all_graded_and_the_summary_counts_the_best(graded
     assert float(summary["multi"]["points"]) == sum(lesson_max.values())
     assert float(summary["multi"][f"lesson_{fx.LESSON}"]) == lesson_max[fx.LESSON]
     feedback = feedback_text(graded_class, "multi", "first_try")
-    assert "the summary counts the best of them: `final.ipynb`" in feedback
+    assert "the summary counts the best of them: final.ipynb" in feedback
 
 
 def test_summary_has_every_student_and_the_class_maximum(graded_class):
@@ -503,9 +480,14 @@ def test_feedback_names_hidden_cases_without_their_inputs(graded_class):
         assert str(scores.tolist()) not in text
 
 
+def unescape(markdown: str) -> str:
+    """The text a Markdown renderer shows for the grader's escaped feedback."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
 def feedback_text(graded, student, stem=None):
     stem = stem or fx.lesson_path("solutions", fx.LESSON).stem
-    return (graded["out"] / "feedback" / student / f"{stem}.md").read_text()
+    return unescape((graded["out"] / "feedback" / student / f"{stem}.md").read_text())
 
 
 # --- the same class without the hostile students ---------------------------------
@@ -558,10 +540,10 @@ def test_a_rerun_gives_byte_identical_files(honest_reruns):
 # --- when the grader cannot confine the child: detection -------------------------
 
 
-def test_in_process_mode_rewriting_the_course_is_detected_and_stops_grading(tmp_path):
-    """COURSE_GRADING_SANDBOX=process runs children as the grader's own user (what a
-    non-root grader does): a submission can then write the course, so the grader
-    must notice and stop trusting later children."""
+def test_unconfined_rewriting_the_course_is_detected_and_stops_grading(tmp_path):
+    """--unconfined runs children without a sandbox, as the grader's own user: a
+    submission can then write the course, so the grader must notice and stop
+    trusting later children (and warn loudly about the mode)."""
     course = copy_course(tmp_path / "course")
     submissions = tmp_path / "submissions"
     lesson_file = fx.lesson_path("solutions", fx.LESSON).name
@@ -577,9 +559,10 @@ def test_in_process_mode_rewriting_the_course_is_detected_and_stops_grading(tmp_
         tmp_path / "out",
         "--seed",
         SEED,
-        environment={"COURSE_GRADING_SANDBOX": "process"},
+        "--unconfined",
     )
     assert result.returncode == 0, result.stderr
+    assert "WITHOUT a sandbox" in result.stderr
     rows = rows_by_student(tmp_path / "out")
     assert {row["status"] for row in rows["a_honest"]} == {"passed"}
     for row in rows["m_tamperer"]:
@@ -591,6 +574,31 @@ def test_in_process_mode_rewriting_the_course_is_detected_and_stops_grading(tmp_
     assert "changed during grading" in result.stderr
     assert marker_processes() == []
     assert course_fingerprint(str(ROOT)) == real_course
+
+
+def test_every_lessons_solution_gets_full_points_under_the_real_grader(tmp_path):
+    """The whole path (sandbox, pipe, decoder, judge) on every exercise's reference
+    answer: results of every shape and layout the course returns (transposed views,
+    0-d arrays, tuples) come back and pass."""
+    submissions = tmp_path / "subs"
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        fx.write_bytes(path.read_bytes(), submissions / "alice" / path.name)
+    result = run_grader(
+        copy_course(tmp_path / "course"),
+        submissions,
+        "--out",
+        tmp_path / "out",
+        "--jobs",
+        2,
+        "--seed",
+        SEED,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(tmp_path / "out" / "grades.csv")
+    graded = {row["exercise"] for row in rows}
+    assert graded == {spec.id for spec in exercises.all_exercises()}
+    for row in rows:
+        assert (row["status"], float(row["points"])) == ("passed", max_points(row["exercise"])), row
 
 
 # --- the command line ------------------------------------------------------------
@@ -671,11 +679,16 @@ def test_the_progress_bar_shows_on_a_terminal_only(tmp_path):
 # --- seeds and the protocol --------------------------------------------------------
 
 
+def all_cases(lesson, exercise_id, seed=SEED):
+    plan = plan_lesson(lesson, seed, 2.0)
+    return (*plan.visible[exercise_id], *plan.hidden[exercise_id])
+
+
 def test_the_seed_decides_the_hidden_cases_and_the_same_seed_repeats_them():
     def hidden_inputs(seed):
-        plan = plan_lesson(fx.LESSON, seed, 2.0)
-        cases = plan.cases["00.scores_above"]
-        return [repr(case.args) for case in cases if case.label.startswith("hidden")]
+        return [
+            repr(case.args) for case in plan_lesson(fx.LESSON, seed, 2.0).hidden["00.scores_above"]
+        ]
 
     assert hidden_inputs("one") == hidden_inputs("one")
     assert hidden_inputs("one") != hidden_inputs("two")
@@ -702,17 +715,24 @@ def same(first, second) -> bool:
 
 @pytest.mark.parametrize("lesson", exercises.lessons())
 def test_every_lessons_cases_reach_the_child_unchanged(lesson):
+    import io
+
     plan = plan_lesson(lesson, SEED, 2.0)
-    for task in plan.tasks:
-        cases = plan.cases[task["id"]]
-        assert len(task["cases"]) == len(cases)
-        for encoded, case in zip(task["cases"], cases, strict=True):
-            received = _protocol.from_plain(encoded, plan.arrays, callables=True)
-            assert same(received["args"], case.args), (task["id"], case.label)
-            assert same(received["kwargs"], case.kwargs), (task["id"], case.label)
+    for frame, cases in [(plan.visible_frame, plan.visible), (plan.hidden_frame, plan.hidden)]:
+        header, arrays = _protocol.read_frame(io.BytesIO(frame))
+        named = {f"a{index}": array for index, array in enumerate(arrays)}
+        assert [task["id"] for task in header["tasks"]] == [spec.id for spec in plan.specs]
+        for task in header["tasks"]:
+            assert len(task["cases"]) == len(cases[task["id"]])
+            for encoded, case in zip(task["cases"], cases[task["id"]], strict=True):
+                received = _protocol.from_plain(encoded, named, callables=True)
+                assert same(received["args"], case.args), (task["id"], case.label)
+                assert same(received["kwargs"], case.kwargs), (task["id"], case.label)
 
 
-def test_the_protocol_round_trips_plain_data_and_refuses_objects(tmp_path):
+def test_the_protocol_round_trips_plain_data_and_refuses_objects():
+    import io
+
     generator = np.random.default_rng(5)
     value = {
         "array": np.arange(6, dtype=np.float32).reshape(2, 3),
@@ -722,8 +742,14 @@ def test_the_protocol_round_trips_plain_data_and_refuses_objects(tmp_path):
         "complex": 1 + 2j,
         "rng": generator,
     }
-    _protocol.write_message(str(tmp_path), "message", value)
-    back = _protocol.read_message(str(tmp_path), "message")
+    arrays = {}
+    plain = _protocol.to_plain(value, arrays)
+    header, received = _protocol.read_frame(
+        io.BytesIO(_protocol.encode_frame({"kind": "job", "value": plain}, list(arrays.values())))
+    )
+    back = _protocol.from_plain(
+        header["value"], {f"a{i}": array for i, array in enumerate(received)}
+    )
     assert back["array"].dtype == np.float32
     assert back["array"].tolist() == value["array"].tolist()
     assert back["scalar"].dtype == np.float16
@@ -736,22 +762,8 @@ def test_the_protocol_round_trips_plain_data_and_refuses_objects(tmp_path):
         _protocol.to_plain(object(), {})
     with pytest.raises(TypeError, match="cannot send"):
         _protocol.to_plain(np.array([object()]), {})
-
-
-def test_reading_results_refuses_symlinks_fifos_junk_and_foreign_functions(tmp_path):
-    (tmp_path / "secret").write_text("{}")
-    os.symlink(tmp_path / "secret", tmp_path / "link.json")
-    os.mkfifo(tmp_path / "pipe.json")
-    (tmp_path / "junk.json").write_text("{not json")
-    (tmp_path / "call.json").write_text('{"$callable": ["utils.grading.__main__", "main"]}')
-    for stem, problem in [("link", "cannot open"), ("pipe", "not a regular file")]:
-        with pytest.raises(_protocol.MessageError, match=problem):
-            _protocol.read_message(str(tmp_path), stem)
-    with pytest.raises(_protocol.MessageError, match="not valid JSON"):
-        _protocol.read_message(str(tmp_path), "junk")
-    with pytest.raises(_protocol.MessageError):
-        _protocol.read_message(str(tmp_path), "call")
-    assert _protocol.read_message(str(tmp_path), "absent") is None
+    with pytest.raises(_protocol.MessageError):  # the grader never imports what a child names
+        _protocol.from_plain({"$callable": ["utils.grading.__main__", "main"]}, {})
 
 
 @pytest.mark.parametrize(

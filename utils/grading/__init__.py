@@ -3,28 +3,32 @@
 Every `*.ipynb` below SUBMISSIONS is a submission; the student is the first
 folder below it (or the file's stem). The lesson comes from the notebook's
 metadata (or its nbgrader cell ids). Each submission runs in its own child
-process, a plain Python process rather than a Jupyter kernel, confined (see
-`_sandbox`): its cells run in order, errors recorded and execution going on,
-then each answer is called on the exercise's visible cases plus hidden cases
-drawn from the instructor's seed. The child sends back plain data only; the
-grader compares with the reference in its own process (`utils.checks.evaluate`
+process, a plain Python process rather than a Jupyter kernel, under the
+bubblewrap sandbox (see `_sandbox`; `--unconfined` only where it cannot
+work): its cells run in order, errors recorded and execution going on, then
+each answer is called on the exercise's visible cases, and only then on the
+hidden cases drawn from the instructor's seed. The child sends back plain
+data over a pipe (see `_protocol`); the grader checks every field and
+compares with the reference in its own process (`utils.checks.evaluate`
 with the specs it imported before any child ran).
 
 Statuses per (student, notebook, exercise): ``passed``, ``partial`` (some
 cases passed and the spec gives partial credit: points = max x fraction,
 rounded to 2 decimals), ``failed``, ``not_attempted`` (the stub, or no answer
 defined), ``error`` (the answer raised, or the notebook's process ended
-before it was checked), ``timeout`` (the whole submission ran past
-``--timeout``), ``invalid`` (not a notebook, unknown lesson, or it modified
-the course's files).
+before it was checked), ``timeout`` (the cells ran past ``--timeout``, or an
+answer past ``--case-timeout`` on a case), ``invalid`` (not a notebook or
+not a regular file, unknown lesson, results the grader does not accept, or,
+unconfined, it modified the course's files).
 
 Output: OUT/grades.csv, OUT/summary.csv (best notebook per lesson),
-OUT/feedback/<student>/<notebook>.md. Hidden cases come from `--seed` or the
+OUT/feedback/<student>/<notebook>.md (names %-escaped, see `_report`), all
+readable by their owner only. Hidden cases come from `--seed` or the
 environment variable COURSE_GRADING_SEED; without either, a public default
 is used and the grader warns that hidden cases are then predictable.
 
-Run it as its own process (the command line): it reaps and kills stray child
-processes of the process it runs in.
+Run it as its own process (the command line): unconfined, it reaps and
+kills stray child processes of the process it runs in.
 """
 
 __all__ = ["main"]

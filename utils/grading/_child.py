@@ -1,121 +1,56 @@
-"""The child process that runs ONE submission; started by the grader, never by hand.
+"""The process that runs ONE submission, inside the sandbox; started by the grader only.
 
-It is run as a script (`python -I -B .../_child.py CONFIG`) so that nothing of
-the course is imported before it has confined itself. In order:
+Run as a script (`python -I -B .../_child.py LIMITS RESULT_FD COURSE_ROOT`),
+so nothing of the course is imported before it has limited itself. In order:
 
-1. As root (when the grader is root): enter a private mount namespace in which
-   the Python installation and the course are reachable (read-only for the
-   course), the class's submissions and the grader's output folder are hidden
-   behind empty mounts, and `/tmp`, `/var/tmp`, `/dev/shm` are private. Then
-   drop to the unprivileged uid the grader chose, with no supplementary groups
-   and `no_new_privs`.
-2. Set resource limits (address space, CPU seconds, file size, processes).
-3. Run the notebook's code cells in order in one namespace (cell sources were
-   already turned into Python by the grader); an exception in a cell is
-   recorded and the next cell runs, as with nbclient's `allow_errors`.
-4. For each exercise, call the answer on every case with a time budget per
-   case, through `utils.checks.run_case`, and write each exercise's outcomes to
-   `results/` as JSON + `.npz` (plain data only). The grader compares them with
-   the reference in its own process; nothing printed here is read by anyone.
+1. Set resource limits (address space, CPU seconds, file size, processes,
+   open files, no core files) and close every inherited descriptor but
+   stdin, stdout, stderr and the results pipe.
+2. Read the job from stdin: a frame with the notebook's code cells, then a
+   frame with the exercises and their VISIBLE cases.
+3. Run the cells in order in one namespace (IPython syntax converted here,
+   cells that only display a course widget skipped); an exception in a cell
+   is recorded and the next cell runs, as with nbclient's `allow_errors`.
+4. Call each answer on its visible cases (`utils.checks.run_case`, a time
+   budget per case) and send each exercise's outcomes as a frame on the
+   results pipe.
+5. Only then read the HIDDEN cases (the grader sends them once every visible
+   result has arrived, so no cell and no visible-case message can have seen
+   them), run them, send them, and say "done".
+
+Everything this process sends is checked by the grader, which compares it
+with the reference in its own process; nothing printed here is read.
 """
 
-import ctypes
+import ast
+import contextlib
 import json
 import os
+import re
 import resource
 import signal
-import stat
 import sys
 
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_NO_NEW_PRIVS = 38
-CLONE_NEWNS = 0x00020000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_REMOUNT = 32
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-
-# Exit codes the grader understands (anything else: the notebook ended the process).
 EXIT_DONE = 0
-EXIT_SANDBOX_FAILED = 86
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
-
-
-def _mount(source, target, fstype, flags, data=None) -> None:
-    encode = lambda text: None if text is None else os.fsencode(text)  # noqa: E731
-    _check(
-        _libc.mount(
-            encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)
-        ),
-        f"mount {target}",
-    )
-
-
-def _overmount(directory: str, mode: int, keep: list[str], size: str) -> None:
-    """Cover `directory` with an empty tmpfs, then bind back the children in `keep`."""
-    if not os.path.isdir(directory):
-        return  # already hidden by a covering mount above it
-    kept = {}
-    for name in keep:
-        try:
-            kept[name] = os.open(os.path.join(directory, name), os.O_PATH | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-    _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode:o},size={size}")
-    for name, descriptor in kept.items():
-        target = os.path.join(directory, name)
-        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
-            os.mkdir(target)
-        else:
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-        _mount(f"/proc/self/fd/{descriptor}", target, None, MS_BIND | MS_REC)
-        os.close(descriptor)
-
-
-def _enter_namespace(plan: dict) -> None:
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for directory, mode, keep, size in plan["overmounts"]:
-        _overmount(directory, mode, keep, size)
-    for directory in plan["read_only"]:
-        _mount(directory, directory, None, MS_BIND | MS_REC)
-        _mount(None, directory, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _drop_privileges(uid: int, gid: int) -> None:
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    if os.getuid() != uid or os.geteuid() != uid or os.getegid() != gid:
-        raise OSError("privileges were not dropped")
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    # Changing uid made the process non-dumpable, which hides its own /proc/self
-    # from it (and breaks libraries that read it); no descriptor opened as root
-    # is left, so making it dumpable again exposes nothing.
-    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(DUMPABLE)")
+EXIT_BROKEN = 1
 
 
 def _limit_resources(limits: dict) -> None:
     for name, value in limits.items():
-        if value is not None:
-            resource.setrlimit(getattr(resource, name), (value, value))
-    # Dies with the grader (set after the uid change, which clears it).
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _close_inherited(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        descriptor = int(name)
+        if descriptor not in keep:
+            with contextlib.suppress(OSError):  # the listing's own, already closed
+                os.close(descriptor)
 
 
 class CaseTimeout(BaseException):
-    """Raised by SIGALRM inside an answer that runs past its budget.
+    """Raised by SIGPROF (CPU time) or SIGALRM (wall time, twice as long: a sleeping
+    answer) inside an answer that runs past its budget.
 
     A BaseException, so that an answer's `except Exception:` does not swallow it.
     """
@@ -164,91 +99,185 @@ def _display(*objects, **kwargs) -> None:
 
 
 def _short(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    try:
+        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    except BaseException:  # an exception whose str() raises
+        text = type(error).__name__
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _run_cells(cells: list[str], namespace: dict) -> list[dict]:
+def _to_python(source: str) -> str:
+    """IPython syntax (magics, `!shell`) as plain Python, as Jupyter would run it.
+
+    Plain Python is left alone (IPython is imported only for a cell that is
+    not valid Python)."""
+    try:
+        compile(source, "<cell>", "exec", dont_inherit=True)
+        return source
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    if not _IPYTHON_SYNTAX.search(source):  # nothing IPython could turn into Python
+        return source
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except BaseException:  # leave it: compiling it reports the error
+        return source
+
+
+# Magics, `!shell`, `x = !cmd`, `obj?` help: the only syntax IPython adds to Python.
+_IPYTHON_SYNTAX = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.MULTILINE)
+
+# Cells that only display a course widget (an explorer, a quiz) are skipped:
+# they define nothing an answer can use, and drawing their charts would
+# double the time of a lesson's run in the grader.
+_DISPLAY_ONLY_PREFIXES = ("utils.widgets.", "utils.quiz(", "utils.numeric_quiz(")
+
+
+def is_display_only(source: str) -> bool:
+    """True for a cell that is one call of a course widget builder, e.g.
+    ``utils.widgets.quiz(...)``: a single expression that assigns nothing."""
+    try:
+        body = ast.parse(source).body
+        if len(body) != 1 or not isinstance(body[0], ast.Expr):
+            return False
+        call = body[0].value
+        if not isinstance(call, ast.Call):
+            return False
+        name = ast.unparse(call.func) + "("
+        return name.startswith(_DISPLAY_ONLY_PREFIXES) and not any(
+            isinstance(node, ast.NamedExpr | ast.Lambda) for node in ast.walk(call)
+        )
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def _run_cells(cells: list, namespace: dict) -> list[dict]:
     problems = []
-    for index, source in cells:
+    for number, source in cells:
         try:
-            code = compile(source, f"<cell {index}>", "exec")
-            exec(code, namespace)
+            python = _to_python(source)
+            if is_display_only(python):
+                continue
+            exec(compile(python, f"<cell {number}>", "exec"), namespace)
         except BaseException as error:  # a cell's SystemExit or KeyboardInterrupt too
-            problems.append({"cell": index, "error": _short(error)})
+            problems.append({"cell": number, "error": _short(error)})
     return problems
 
 
-def _run_exercise(task: dict, namespace: dict, case_seconds: float, tools: dict) -> dict:
+def _run_exercise(task: dict, arrays: dict, namespace: dict, tools: dict) -> dict:
+    """Every case with its own budget: CPU time (what other processes on a loaded machine
+    cannot take away) and, for an answer that sleeps or waits, twice that in wall time."""
     if task["answer_name"] not in namespace:
-        return {"id": task["id"], "defined": False, "outcomes": []}
+        return {"defined": False, "outcomes": []}
     spec = tools["specs"][task["id"]]
+    seconds = tools["case_seconds"]
     outcomes = []
-    timed_out = None
     for encoded_case in task["cases"]:
-        if timed_out is None:
-            case = tools["Case"](
-                **tools["from_plain"](encoded_case, task["arrays"], callables=True)
-            )
-            answer = namespace.get(task["answer_name"])
-            signal.setitimer(signal.ITIMER_REAL, case_seconds)
-            try:
-                outcome = tools["run_case"](answer, spec, case)
-            except CaseTimeout:
-                timed_out = f"took longer than {case_seconds:g} s on a case (an endless loop?)"
-                outcome = None
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        if timed_out is not None:  # this case and the rest: one slow case is enough
-            outcome = tools["CaseOutcome"]("error", error=timed_out)
-        record, outcome_arrays = outcome.to_record()
-        outcomes.append({"record": record, "arrays": outcome_arrays})
-    return {"id": task["id"], "defined": True, "outcomes": outcomes}
+        case = tools["Case"](**tools["from_plain"](encoded_case, arrays, callables=True))
+        answer = namespace.get(task["answer_name"])
+        timed_out = False
+        signal.setitimer(signal.ITIMER_PROF, seconds)
+        signal.setitimer(signal.ITIMER_REAL, 2 * seconds)
+        try:
+            outcome = tools["run_case"](answer, spec, case)
+        except CaseTimeout:
+            timed_out = True
+            outcome = tools["CaseOutcome"]("error", error="timeout")
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        outcomes.append((outcome, timed_out))
+    return {"defined": True, "outcomes": outcomes}
 
 
-def _grade(config: dict) -> None:
-    sys.path.insert(0, config["course_root"])
-    import numpy as np
+def _send_exercise(send, phase: str, index: int, report: dict) -> None:
+    frame_arrays, entries = [], []
+    for outcome, timed_out in report.get("outcomes", []):
+        record, arrays = outcome.to_record()
+        mapping = {}
+        for key, array in arrays.items():
+            mapping[key] = len(frame_arrays)
+            frame_arrays.append(array)
+        entries.append({"record": record, "arrays": mapping, "timed_out": timed_out})
+    header = {
+        "kind": "exercise",
+        "phase": phase,
+        "index": index,
+        "defined": report.get("defined", True),
+        "crash": report.get("crash"),
+        "outcomes": entries,
+    }
+    send(header, frame_arrays)
 
+
+def _run_phase(phase, tasks, arrays, namespace, tools, send) -> None:
+    for index, task in enumerate(tasks):
+        try:
+            report = _run_exercise(task, arrays, namespace, tools)
+        except BaseException as error:  # the runner itself was broken by the notebook
+            report = {"defined": True, "outcomes": [], "crash": _short(error)}
+        try:
+            _send_exercise(send, phase, index, report)
+        except (TypeError, ValueError) as error:  # an outcome that cannot be framed
+            report = {"defined": True, "outcomes": [], "crash": _short(error)}
+            _send_exercise(send, phase, index, report)
+
+
+def _grade(result_fd: int, course_root: str) -> None:
+    sys.path.insert(0, course_root)
     # Taken before any cell runs: a notebook that patches utils.checks or
     # utils.exercises afterwards does not change how its answers are called.
     from utils.checks import CaseOutcome, run_case
     from utils.exercises import Case, get
-    from utils.grading._protocol import from_plain, write_message
+    from utils.grading._protocol import from_plain, read_frame, write_frame
 
-    with open("job.json", encoding="utf-8") as file:
-        job = json.load(file)
-    with np.load("job.npz", allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+    # The job stream on a descriptor of its own; the notebook's stdin is empty (a
+    # cell's `exit()` closes sys.stdin, and nothing there is the notebook's).
+    jobs = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    cells_frame, _ = read_frame(jobs)
+    visible, visible_arrays = read_frame(jobs)
+    arrays = {f"a{index}": array for index, array in enumerate(visible_arrays)}
     tools = {
-        "specs": {task["id"]: get(task["id"]) for task in job["exercises"]},
+        "specs": {task["id"]: get(task["id"]) for task in visible["tasks"]},
         "Case": Case,
         "CaseOutcome": CaseOutcome,
         "run_case": run_case,
         "from_plain": from_plain,
+        "case_seconds": float(visible["case_seconds"]),
     }
-    os.makedirs("results", exist_ok=True)
-    results = os.path.abspath("results")
+
+    def send(header, frame_arrays=()):
+        write_frame(result_fd, header, frame_arrays)
+
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     shell = _GraderShell(namespace)
     namespace.update(get_ipython=lambda: shell, display=_display)
-    problems = _run_cells(job["cells"], namespace)
-    write_message(results, "cells", {"problems": problems})
+    problems = _run_cells(cells_frame["cells"], namespace)
+    send({"kind": "cells", "problems": problems})
     signal.signal(signal.SIGALRM, _on_alarm)
-    for index, task in enumerate(job["exercises"]):
-        task["arrays"] = arrays
-        try:
-            report = _run_exercise(task, namespace, job["case_seconds"], tools)
-        except BaseException as error:  # the runner itself was broken by the notebook
-            report = {"id": task["id"], "defined": True, "outcomes": [], "crash": _short(error)}
-        write_message(results, f"exercise-{index}", report)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    _run_phase("visible", visible["tasks"], arrays, namespace, tools, send)
+    del visible, visible_arrays, arrays
+    frame = read_frame(jobs)
+    if frame is None:
+        return
+    hidden, hidden_arrays = frame
+    arrays = {f"a{index}": array for index, array in enumerate(hidden_arrays)}
+    _run_phase("hidden", hidden["tasks"], arrays, namespace, tools, send)
+    send({"kind": "done"})
 
 
-def _probe(config: dict) -> None:
-    """Report what the sandbox allows, and warm matplotlib's font cache."""
-    sys.path.insert(0, config["course_root"])
-    report = {"uid": os.getuid(), "euid": os.geteuid(), "imports": None, "writable": []}
+def _probe(result_fd: int, course_root: str) -> None:
+    """Report what the sandbox allows, and build matplotlib's font list once."""
+    sys.path.insert(0, course_root)
+    report = {"uid": os.getuid(), "imports": None, "pids": [], "fontlist": None}
+    report["pids"] = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
     try:
         import numpy  # noqa: F401
 
@@ -258,45 +287,59 @@ def _probe(config: dict) -> None:
         from utils.grading import _protocol  # noqa: F401
     except BaseException as error:
         report["imports"] = _short(error)
-    for path in config["must_not_write"]:
-        if os.access(path, os.W_OK):
-            report["writable"].append(path)
+    # access() also answers False on a read-only mount; nothing is written here.
+    report["writable"] = [
+        path
+        for path in (os.path.join(course_root, "utils"), sys.prefix, "/usr")
+        if os.access(path, os.W_OK)
+    ]
+    try:
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.connect(("192.0.2.1", 9))  # needs a route: none in a network namespace
+        report["network"] = True
+    except OSError:
+        report["network"] = False
     try:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.font_manager
+        import matplotlib.font_manager as font_manager
+
+        name = os.path.basename(font_manager._get_fontmanager_cache_path())
+        with open(font_manager._get_fontmanager_cache_path(), encoding="utf-8") as file:
+            report["fontlist"] = [name, file.read(2**20)]
     except BaseException:  # the course may not use matplotlib
         pass
-    with open("probe.json.partial", "w", encoding="utf-8") as file:
-        json.dump(report, file)
-    os.replace("probe.json.partial", "probe.json")
+    from utils.grading._protocol import write_frame
+
+    write_frame(result_fd, {"kind": "probe", "report": report})
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    limits, result_fd, course_root, mode = (
+        json.loads(sys.argv[1]),
+        int(sys.argv[2]),
+        sys.argv[3],
+        sys.argv[4],
+    )
     try:
-        if config["namespace"] is not None:
-            _enter_namespace(config["namespace"])
-        if config["uid"] is not None:
-            _drop_privileges(config["uid"], config["gid"])
-        _limit_resources(config["limits"])
-        os.chdir(config["scratch"])
+        _limit_resources(limits)
+        _close_inherited({0, 1, 2, result_fd})
     except BaseException as error:
-        sys.stderr.write(f"grading sandbox: {_short(error)}\n")
-        sys.stderr.flush()
-        os._exit(EXIT_SANDBOX_FAILED)
+        sys.stderr.write(f"grading child: cannot confine itself: {_short(error)}\n")
+        os._exit(EXIT_BROKEN)
     try:
-        if config["probe"]:
-            _probe(config)
+        if mode == "probe":
+            _probe(result_fd, course_root)
         else:
-            _grade(config)
+            _grade(result_fd, course_root)
     except BaseException as error:
         sys.stderr.write(f"grading child: {_short(error)}\n")
         sys.stderr.flush()
-        os._exit(1)
+        os._exit(EXIT_BROKEN)
     # Skip atexit handlers and non-daemon threads the notebook may have left.
-    sys.stdout.flush()
     os._exit(EXIT_DONE)
 
 

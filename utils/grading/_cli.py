@@ -1,9 +1,9 @@
 """`python -m utils.grading SUBMISSIONS --out OUT [--jobs N] [--timeout S] [--seed SEED]`.
 
 Exit status: 0 when grading ran (however broken the submissions), 2 with a
-one-line reason when it could not (bad arguments, missing folder, a machine
-where no grading child can start), 1 if the output folder was swapped for
-another while grading, 130 when interrupted.
+one-line reason when it could not (bad arguments, missing folder, no working
+sandbox: bubblewrap missing or no namespaces, unless --unconfined), 1 if the
+output folder was swapped for another while grading, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -55,7 +55,21 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="wall-clock limit per submission (default 60)",
+        help="wall-clock limit for running a notebook's cells (default 60)",
+    )
+    parser.add_argument(
+        "--case-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit per call of an answer on one case (default: --timeout / 20, "
+        "at least 3); checking the answers gets this times the number of cases",
+    )
+    parser.add_argument(
+        "--unconfined",
+        action="store_true",
+        help="run submissions WITHOUT the bubblewrap sandbox (only where it cannot work; "
+        "a submission can then read and change everything your user can)",
     )
     parser.add_argument(
         "--seed",
@@ -80,6 +94,12 @@ def _check_arguments(arguments) -> tuple[Path, Path]:
         raise _UsageError(
             f"--timeout must be a positive number of seconds, got {arguments.timeout}"
         )
+    if arguments.case_timeout is not None and not (
+        math.isfinite(arguments.case_timeout) and 0 < arguments.case_timeout <= 600
+    ):
+        raise _UsageError(
+            f"--case-timeout must be between 0 and 600 seconds, got {arguments.case_timeout}"
+        )
     if arguments.memory_mb < 256:
         raise _UsageError(f"--memory-mb must be at least 256, got {arguments.memory_mb}")
     if arguments.seed is not None and not arguments.seed.strip():
@@ -94,7 +114,7 @@ def _check_arguments(arguments) -> tuple[Path, Path]:
     if real_out == real_submissions or real_out in real_submissions.parents:
         raise _UsageError("--out must not be the submissions folder or contain it")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise _UsageError(
             f"cannot create the output folder {str(out)!r}: {error.strerror}"
@@ -145,23 +165,67 @@ def _run(arguments) -> int:
     seed = _seed(arguments)
 
     from utils import exercises
-    from utils.grading._discover import find_notebooks, read_submission
+    from utils.grading._discover import (
+        Submission,
+        find_submissions,
+        limit_per_student,
+        read_submission,
+        student_and_notebook,
+    )
     from utils.grading._grade import grade_all, plan_lesson
     from utils.grading._report import write_gradebook
     from utils.grading._sandbox import Sandbox, SandboxError
 
     begin = time.monotonic()
+    course_root = str(Path(exercises.__file__).resolve().parents[2])
+    case_seconds = arguments.case_timeout or max(3.0, arguments.timeout / 20)
+    if arguments.unconfined:
+        _warn(
+            "--unconfined: submissions run WITHOUT a sandbox, as your own user. A submission "
+            "can read and change every file you can (the course, its venv, other "
+            "submissions, earlier gradebooks, your home folder), open network connections, "
+            "see and signal your processes (and read the seed from their environment). "
+            "Use it only for trusted notebooks; grades of hostile ones cannot be trusted."
+        )
+    try:
+        sandbox = Sandbox(
+            course_root,
+            timeout=arguments.timeout,
+            case_seconds=case_seconds,
+            memory_mb=arguments.memory_mb,
+            jobs=arguments.jobs,
+            hidden=[str(submissions_root), str(out)],
+            unconfined=arguments.unconfined,
+        )
+    except (SandboxError, OSError) as error:
+        raise _UsageError(f"cannot start grading children: {error}") from None
+    out_identity = os.stat(out)
     lessons = set(exercises.lessons())
     grade_ids = {}
     for spec in exercises.all_exercises():
         grade_ids[spec.grade_id] = spec.lesson
         grade_ids[spec.check_grade_id] = spec.lesson
-    paths = find_notebooks(submissions_root, skip=(out,))
-    if not paths:
+    try:
+        found = limit_per_student(find_submissions(submissions_root, skip=(out,)))
+    except OSError as error:
+        raise _UsageError(f"cannot read the submissions folder: {error.strerror}") from None
+    if not found:
         _warn(f"found no notebooks (*.ipynb) below {str(submissions_root)!r}")
-    submissions = [read_submission(submissions_root, path, lessons, grade_ids) for path in paths]
+    submissions = []
+    for parts, problem in found:
+        try:
+            submission = read_submission(submissions_root, parts, lessons, grade_ids, problem)
+        except Exception as error:  # one file never stops the class
+            student, notebook = student_and_notebook(parts)
+            submission = Submission(
+                student,
+                notebook,
+                parts,
+                None,
+                problem=f"the grader could not read this file ({type(error).__name__})",
+            )
+        submissions.append(submission)
     present = sorted({s.lesson for s in submissions if s.lesson is not None})
-    case_seconds = max(2.0, arguments.timeout / 20)
     try:
         plans = {lesson: plan_lesson(lesson, seed, case_seconds) for lesson in present}
     except ValueError as error:
@@ -170,19 +234,8 @@ def _run(arguments) -> int:
     lesson_points = {
         lesson: float(sum(spec.points for spec in plans[lesson].specs)) for lesson in present
     }
-    out_identity = os.stat(out)
-    course_root = str(Path(exercises.__file__).resolve().parents[2])
     try:
-        sandbox = Sandbox(
-            course_root,
-            timeout=arguments.timeout,
-            memory_mb=arguments.memory_mb,
-            jobs=arguments.jobs,
-            hidden=[str(submissions_root), str(out)],
-        )
-    except (SandboxError, OSError) as error:
-        raise _UsageError(f"cannot start grading children: {error}") from None
-    try:
+        shown = len(sandbox.notes)
         for note in sandbox.notes:
             _warn(note)
         graded = list(
@@ -190,6 +243,8 @@ def _run(arguments) -> int:
         )
     finally:
         sandbox.close()
+    for note in sandbox.notes[shown:]:
+        _warn(note)
     now = os.lstat(out)
     if (now.st_dev, now.st_ino) != (out_identity.st_dev, out_identity.st_ino):
         print(
@@ -208,9 +263,14 @@ def _run(arguments) -> int:
         )
     students = len({item.submission.student for item in graded})
     counts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    where = {
+        "root": "in the bubblewrap sandbox (as root, children on unprivileged uids)",
+        "user": "in the bubblewrap sandbox (user namespaces)",
+        "unconfined": "UNCONFINED (no sandbox)",
+    }[sandbox.mode]
     print(
         f"graded {len(graded)} notebook(s) of {students} student(s) in "
-        f"{time.monotonic() - begin:.1f} s ({counts or 'no rows'}); wrote "
+        f"{time.monotonic() - begin:.1f} s {where} ({counts or 'no rows'}); wrote "
         f"{out / 'grades.csv'}, {out / 'summary.csv'}, {out / 'feedback'}/"
     )
     return 0

@@ -1,16 +1,26 @@
-"""From submissions to rows: run each in a child, compare in this process.
+"""From submissions to rows: run each in a sandboxed child, compare in this process.
 
 Every comparison uses `utils.checks.evaluate` with the specs this process
 imported before any child ran, so nothing a child does to numpy, `utils` or
-builtins in its own process reaches the verdict.
+builtins in its own process reaches the verdict. One barrier per submission:
+whatever goes wrong while running, decoding or judging one submission becomes
+that submission's rows, and grading goes on.
+
+Hidden cases show nothing the answer wrote: their outcomes are reduced before
+they are judged (the exception's type if it is one of 14 common ones, no
+warnings, the result's type if it is a plain one), and their feedback says
+passed, wrong, or which exception, never the answer's text, values or shapes.
+The child only receives them after every visible result has come back, and
+once they were sent, how its process ended is not reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import inspect
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -19,11 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils import exercises
-from utils.checks import CaseOutcome, CheckResult, evaluate
+from utils.checks import CaseOutcome, CaseReport, CheckResult, evaluate
 from utils.exercises import Case, Exercise
 from utils.grading import _protocol
 from utils.grading._discover import Submission
-from utils.grading._sandbox import EXIT_SANDBOX_FAILED, ChildRun, Sandbox
+from utils.grading._sandbox import ChildRun, Sandbox
 
 __all__ = [
     "DEFAULT_SEED",
@@ -34,12 +44,28 @@ __all__ = [
     "course_fingerprint",
     "exercise_seed",
     "grade_all",
+    "judge",
     "plan_lesson",
 ]
 
 STATUSES = ("passed", "partial", "failed", "not_attempted", "error", "timeout", "invalid")
 # Public on purpose: without the instructor's own seed, hidden cases are predictable.
 DEFAULT_SEED = "next-token-course"
+PHASE_SLACK_SECONDS = 10.0
+
+# What a hidden case's feedback may name: the exceptions a learner's answer commonly
+# raises (a few bits an answer can choose, not ~70), and no warning at all.
+_SAFE_EXCEPTIONS = frozenset(
+    {"ValueError", "TypeError", "IndexError", "KeyError", "ZeroDivisionError"}
+    | {"AttributeError", "NameError", "RuntimeError", "MemoryError", "RecursionError"}
+    | {"OverflowError", "FloatingPointError", "AssertionError", "UnboundLocalError"}
+    | {"CaseTimeout"}
+)
+_SAFE_TYPES = frozenset(
+    {"NoneType", "bool", "int", "float", "complex", "str", "list", "tuple", "dict", "set"}
+    | {"ndarray", "generator", "function", "type", "object", "frozenset", "bytes"}
+    | {np.dtype(kind).type.__name__ for kind in "?bhilqBHILQefdgFDG"}
+)
 
 
 @dataclass(frozen=True)
@@ -68,14 +94,26 @@ class Graded:
 
 @dataclass(frozen=True)
 class LessonPlan:
-    """A lesson's specs and cases (visible + hidden), encoded once for every child."""
+    """A lesson's specs and cases, with the two job frames every child receives."""
 
     lesson: str
     specs: tuple[Exercise, ...]
-    cases: dict[str, tuple[Case, ...]]
-    tasks: tuple[dict, ...]
-    arrays: dict[str, np.ndarray]
+    visible: dict[str, tuple[Case, ...]]
+    hidden: dict[str, tuple[Case, ...]]
+    visible_frame: bytes
+    hidden_frame: bytes
     case_seconds: float
+
+    def phase_cases(self, phase: str, index: int) -> tuple[Case, ...]:
+        spec = self.specs[index]
+        return (self.visible if phase == "visible" else self.hidden)[spec.id]
+
+    def budget(self, phase: str) -> float:
+        """Wall seconds for checking one phase: the per-case wall limit (twice the CPU
+        limit) x its cases, plus slack."""
+        cases = self.visible if phase == "visible" else self.hidden
+        count = sum(len(items) for items in cases.values())
+        return 2 * self.case_seconds * count + PHASE_SLACK_SECONDS
 
 
 def exercise_seed(seed: str, exercise_id: str) -> int:
@@ -88,19 +126,10 @@ def exercise_seed(seed: str, exercise_id: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def plan_lesson(lesson: str, seed: str, case_seconds: float) -> LessonPlan:
-    """Draw the hidden cases and encode every case for the children."""
-    specs = tuple(exercises.for_lesson(lesson))
-    cases: dict[str, tuple[Case, ...]] = {}
-    tasks = []
+def _job_frame(specs, cases: dict[str, tuple[Case, ...]], case_seconds: float) -> bytes:
     arrays: dict[str, np.ndarray] = {}
+    tasks = []
     for spec in specs:
-        hidden = spec.draw_hidden_cases(exercise_seed(seed, spec.id))
-        labelled = [
-            dataclasses.replace(case, label=f"hidden case {number}")
-            for number, case in enumerate(hidden, start=1)
-        ]
-        cases[spec.id] = (*spec.check_cases, *labelled)
         try:
             encoded = [
                 _protocol.to_plain({"args": case.args, "kwargs": case.kwargs}, arrays)
@@ -111,20 +140,41 @@ def plan_lesson(lesson: str, seed: str, case_seconds: float) -> LessonPlan:
                 f"exercise {spec.id} has a case the grader cannot send: {error}"
             ) from None
         tasks.append({"id": spec.id, "answer_name": spec.answer_name, "cases": encoded})
-    return LessonPlan(lesson, specs, cases, tuple(tasks), arrays, case_seconds)
+    header = {"kind": "job", "case_seconds": case_seconds, "tasks": tasks}
+    return _protocol.encode_frame(header, list(arrays.values()))
+
+
+def plan_lesson(lesson: str, seed: str, case_seconds: float) -> LessonPlan:
+    """Draw the hidden cases and encode both phases' jobs once for every child."""
+    specs = tuple(exercises.for_lesson(lesson))
+    visible, hidden = {}, {}
+    for spec in specs:
+        drawn = spec.draw_hidden_cases(exercise_seed(seed, spec.id))
+        visible[spec.id] = tuple(spec.check_cases)
+        hidden[spec.id] = tuple(
+            dataclasses.replace(case, label=f"hidden case {number}")
+            for number, case in enumerate(drawn, start=1)
+        )
+    return LessonPlan(
+        lesson,
+        specs,
+        visible,
+        hidden,
+        _job_frame(specs, visible, case_seconds),
+        _job_frame(specs, hidden, case_seconds),
+        case_seconds,
+    )
 
 
 def course_fingerprint(course_root: str) -> str:
-    """A hash of every file of the `utils` package (bytecode caches aside)."""
+    """A hash of every file of the `utils` package, bytecode caches included."""
     digest = hashlib.sha256()
     package = os.path.join(course_root, "utils")
     for directory, folders, files in os.walk(package):
-        folders[:] = sorted(name for name in folders if name != "__pycache__")
+        folders.sort()
         for name in sorted(files):
-            if name.endswith((".pyc", ".pyo")):
-                continue
             path = os.path.join(directory, name)
-            digest.update(os.path.relpath(path, package).encode() + b"\0")
+            digest.update(os.path.relpath(path, package).encode("utf-8", "surrogateescape"))
             try:
                 with open(path, "rb") as file:
                     digest.update(hashlib.sha256(file.read()).digest())
@@ -145,27 +195,6 @@ def _rows_for_all(submission: Submission, plan: LessonPlan | None, status: str, 
     return [_zero_row(submission, spec, status, message) for spec in plan.specs]
 
 
-def _describe_end(run: ChildRun) -> str:
-    code = run.exit_code
-    if code is None or code == 0:
-        return "it exited (os._exit in the notebook?)"
-    if code == EXIT_SANDBOX_FAILED:
-        return (
-            f"it ended with code {code} (the grader's sandbox could not start, or os._exit({code}))"
-        )
-    if code > 0:
-        return f"it exited with code {code} (sys.exit or os._exit in the notebook?)"
-    number = -code
-    name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
-    reasons = {
-        "SIGKILL": "killed: the memory limit, or the notebook killed itself",
-        "SIGXCPU": "stopped by the CPU-time limit",
-        "SIGXFSZ": "stopped: it wrote a file larger than the limit",
-        "SIGSEGV": "crashed (segmentation fault)",
-    }
-    return f"it was {reasons.get(name, f'ended by {name}')}"
-
-
 def _status_of(spec: Exercise, result: CheckResult) -> tuple[str, float]:
     if result.status == "passed":
         return "passed", float(spec.points)
@@ -176,95 +205,216 @@ def _status_of(spec: Exercise, result: CheckResult) -> tuple[str, float]:
     return result.status, 0.0
 
 
-def _judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
-    """Turn a child's plain-data report into rows, comparing in this process."""
+# --- hidden cases: nothing the answer wrote -------------------------------------
+
+
+def exception_type(error: str) -> str:
+    """The exception's type name from 'Type: message', when it is a builtin or NumPy one."""
+    name = error.split(":", 1)[0].split("(", 1)[0].strip()
+    return name if name in _SAFE_EXCEPTIONS else "an exception"
+
+
+def _argument_names(spec: Exercise) -> set[str]:
+    names = {f"argument {number}" for number in range(1, 33)}
+    with contextlib.suppress(TypeError, ValueError):
+        names |= {f"argument {name}" for name in inspect.signature(spec.reference).parameters}
+    return names
+
+
+def _sanitized(outcome: CaseOutcome, spec: Exercise) -> CaseOutcome:
+    """A hidden case's outcome without any text the answer chose (its warnings dropped,
+    which inputs it changed folded into one)."""
+    allowed = _argument_names(spec)
+    changed = [name for name in outcome.modified_inputs if name in allowed]
+    return dataclasses.replace(
+        outcome,
+        error=exception_type(outcome.error) if outcome.status == "error" else "",
+        warnings=(),
+        modified_inputs=("an argument",) if changed else (),
+        value_type=outcome.value_type if outcome.value_type in _SAFE_TYPES else "object",
+    )
+
+
+def _hidden_message(outcome: CaseOutcome, report: CaseReport, case_seconds: float) -> str:
+    if report.status == "passed":
+        return ""
+    if outcome.status == "error" and outcome.error == "CaseTimeout":
+        return (
+            f"ran past the per-case time limit (--case-timeout: {case_seconds:g} s of CPU, "
+            f"{2 * case_seconds:g} s in all)"
+        )
+    if outcome.status == "error":
+        return f"raised {outcome.error}"
+    if outcome.status == "not_implemented":
+        return "raised NotImplementedError"
+    return "the result is wrong (details of hidden cases are not shown)"
+
+
+# --- judging one child's report --------------------------------------------------
+
+
+@dataclass
+class _Missing:
+    status: str
+    reason: str
+
+
+def _missing_reason(run: ChildRun, plan: LessonPlan, phase: str, name: str) -> _Missing:
+    if run.limit == "memory":
+        return _Missing(
+            "error",
+            f"the notebook's processes together used more than the memory limit (--memory-mb "
+            f"{run.memory_mb} MiB) and were stopped; `{name}` was not checked on its "
+            f"{phase} cases",
+        )
+    if run.limit == "notebook":
+        return _Missing(
+            "timeout",
+            f"the notebook's cells ran past the notebook time limit (--timeout "
+            f"{run.notebook_timeout:g} s); `{name}` was not checked",
+        )
+    if run.limit == "cases":
+        return _Missing(
+            "timeout",
+            f"checking the answers ran past their time budget ({plan.budget(phase):g} s for "
+            f"the {phase} cases: the per-case limit x the cases); `{name}` was not checked "
+            f"on its {phase} cases",
+        )
+    if run.hidden_sent:
+        # Once the hidden cases were sent, how the process ended (an exit code, a signal)
+        # is the answer's choice and could carry their inputs: say only that it ended.
+        return _Missing(
+            "error",
+            f"the notebook's process ended while the hidden cases were checked, before "
+            f"`{name}` was checked on them (how it ended is not shown for hidden cases)",
+        )
+    return _Missing(
+        "error",
+        f"the notebook's process ended before `{name}` was checked on its {phase} cases: "
+        + run.end(),
+    )
+
+
+def judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
+    """Turn a child's decoded messages into rows, comparing in this process."""
     graded = Graded(submission, [], seconds=run.seconds)
-    if run.timed_out:
+    if run.protocol_error is not None:
         graded.rows = _rows_for_all(
             submission,
             plan,
-            "timeout",
-            "the notebook did not finish within the time limit (an endless loop, or a very "
-            "slow cell?); the whole submission was stopped, nothing was checked",
+            "invalid",
+            f"the notebook's process sent results the grader does not accept "
+            f"({run.protocol_error}); a notebook must not write to the grader's channel",
         )
         return graded
-    if isinstance(run.cells, dict):
-        problems = run.cells.get("problems")
-        if isinstance(problems, list):
-            graded.cell_problems = [p for p in problems if isinstance(p, dict)]
+    graded.cell_problems = list(run.cells or [])
     for index, spec in enumerate(plan.specs):
-        payload = run.exercises.get(index)
-        name = spec.answer_name
-        row = None
-        if payload is None:
-            row = (
-                "error",
-                f"the notebook's process ended before `{name}` was checked: " + _describe_end(run),
-            )
-        elif isinstance(payload, Exception):
-            row = ("error", f"the notebook's process sent back unreadable results ({payload})")
-        elif not isinstance(payload, dict) or payload.get("id") != spec.id:
-            row = ("error", "the notebook's process sent back results for another exercise")
-        elif not payload.get("defined"):
-            row = ("not_attempted", f"no `{name}` defined (was its cell deleted or renamed?)")
-        elif payload.get("crash"):
-            row = ("error", f"checking `{name}` broke the grading process: {payload['crash']}")
-        if row is None:
-            try:
-                outcomes = [
-                    CaseOutcome.from_record(item["record"], item["arrays"])
-                    for item in payload["outcomes"]
-                ]
-                if len(outcomes) != len(plan.cases[spec.id]):
-                    raise ValueError("wrong number of outcomes")
-            except (KeyError, TypeError, ValueError, AttributeError) as error:
-                row = ("error", f"the notebook's process sent back unreadable results ({error})")
-        if row is not None:
-            graded.rows.append(_zero_row(submission, spec, *row))
-            continue
-        try:
-            result = evaluate(spec, plan.cases[spec.id], outcomes)
-        except Exception as error:  # one odd answer must not stop grading the class
-            graded.rows.append(
-                Row(
-                    submission.student,
-                    submission.notebook,
-                    spec.id,
-                    0.0,
-                    float(spec.points),
-                    "error",
-                    f"the grader could not compare this answer ({type(error).__name__}: {error})",
-                )
-            )
-            continue
-        status, points = _status_of(spec, result)
-        graded.results[spec.id] = result
-        graded.rows.append(
-            Row(
-                submission.student,
-                submission.notebook,
-                spec.id,
-                points,
-                float(spec.points),
-                status,
-                result.message,
-            )
-        )
+        graded.rows.append(_judge_exercise(graded, spec, index, plan, run))
     return graded
 
 
-class _Trust:
-    """Remembers whether the course's files stayed as they were before grading."""
+def _judge_exercise(graded, spec, index, plan, run) -> Row:
+    submission = graded.submission
+    name = spec.answer_name
+    visible, hidden = run.visible.get(index), run.hidden.get(index)
+    if visible is None:
+        missing = _missing_reason(run, plan, "visible", name)
+        return _zero_row(submission, spec, missing.status, missing.reason)
+    if visible["crash"] is not None:
+        return _zero_row(
+            submission,
+            spec,
+            "error",
+            f"checking `{name}` broke the grading process: {visible['crash']}",
+        )
+    if not visible["defined"]:
+        return _zero_row(
+            submission, spec, "not_attempted", f"no `{name}` defined (was its cell deleted?)"
+        )
+    hidden_cases = plan.hidden[spec.id]
+    missing = None
+    if hidden is None and hidden_cases:
+        missing = _missing_reason(run, plan, "hidden", name)
+        hidden_outcomes = [(CaseOutcome("error", error="missing"), False)] * len(hidden_cases)
+    elif hidden is not None and (hidden["crash"] is not None or not hidden["defined"]):
+        missing = _Missing("error", f"checking `{name}` on the hidden cases broke the grading")
+        hidden_outcomes = [(CaseOutcome("error", error="missing"), False)] * len(hidden_cases)
+    else:
+        hidden_outcomes = hidden["outcomes"] if hidden is not None else []
+    cases = (*plan.visible[spec.id], *hidden_cases)
+    pairs = list(visible["outcomes"]) + [
+        (_sanitized(outcome, spec), timed_out) for outcome, timed_out in hidden_outcomes
+    ]
+    outcomes = []
+    for outcome, timed_out in pairs:
+        if timed_out:
+            outcome = CaseOutcome("error", error="CaseTimeout")
+        outcomes.append(outcome)
+    try:
+        result = evaluate(spec, cases, outcomes)
+    except Exception as error:  # one odd answer must not stop grading the class
+        return _zero_row(
+            submission,
+            spec,
+            "error",
+            f"the grader could not compare this answer ({type(error).__name__})",
+        )
+    visible_count = len(plan.visible[spec.id])
+    reports = list(result.cases)
+    for position in range(visible_count, len(reports)):
+        report = reports[position]
+        reports[position] = dataclasses.replace(
+            report, message=_hidden_message(outcomes[position], report, plan.case_seconds)
+        )
+    for position in range(visible_count):
+        if outcomes[position].status == "error" and outcomes[position].error == "CaseTimeout":
+            reports[position] = dataclasses.replace(
+                reports[position],
+                message=_hidden_message(outcomes[position], reports[position], plan.case_seconds),
+            )
+    message = result.message
+    first_bad = next(
+        (position for position, report in enumerate(reports) if report.status != "passed"), None
+    )
+    timed_out = any(o.status == "error" and o.error == "CaseTimeout" for o in outcomes)
+    counts = f" ({result.passed}/{result.total} cases passed)" if result.total > 1 else ""
+    if missing is not None:
+        message = missing.reason + counts
+    elif first_bad is not None and (first_bad >= visible_count or timed_out):
+        message = f'case "{reports[first_bad].label}": {reports[first_bad].message}{counts}'
+    result = dataclasses.replace(result, message=message, cases=tuple(reports))
+    status, points = _status_of(spec, result)
+    if status != "passed" and missing is not None:
+        status = missing.status if status != "partial" else status
+    elif status != "passed" and timed_out and status != "partial":
+        status = "timeout"
+    graded.results[spec.id] = result
+    return Row(
+        submission.student,
+        submission.notebook,
+        spec.id,
+        points,
+        float(spec.points),
+        status,
+        message,
+    )
 
-    def __init__(self, course_root: str):
+
+class _Trust:
+    """Unconfined mode only: were the course's files left as they were before grading?"""
+
+    def __init__(self, course_root: str, enabled: bool):
         self.course_root = course_root
-        self.expected = course_fingerprint(course_root)
+        self.enabled = enabled
+        self.expected = course_fingerprint(course_root) if enabled else ""
         self.broken_by: str | None = None
         self.lock = threading.Lock()
 
     def check(self, who: str) -> str:
         """ "ran" while the files are intact; "tampered" for the run that first finds
         them changed (remembered as `broken_by`); "untrusted" for every run after."""
+        if not self.enabled:
+            return "ran"
         current = course_fingerprint(self.course_root)
         with self.lock:
             if self.broken_by is not None:
@@ -273,6 +423,19 @@ class _Trust:
                 self.broken_by = who
                 return "tampered"
             return "ran"
+
+
+def _grader_failed(submission: Submission, plan, error: BaseException) -> Graded:
+    return Graded(
+        submission,
+        _rows_for_all(
+            submission,
+            plan,
+            "error",
+            f"the grader failed on this submission ({type(error).__name__}); the rest of "
+            "the class was graded",
+        ),
+    )
 
 
 def grade_all(
@@ -284,19 +447,34 @@ def grade_all(
     on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Iterator[Graded]:
     """Grade every submission (`jobs` children at a time); yields as they finish."""
-    trust = _Trust(sandbox.course_root)
+    trust = _Trust(sandbox.course_root, sandbox.mode == "unconfined")
 
-    def run(submission: Submission):
-        if trust.broken_by is not None:
-            return submission, "untrusted", None
+    def grade_one(submission: Submission) -> Graded:
         plan = plans[submission.lesson]
-        job = {
-            "cells": [list(cell) for cell in submission.cells],
-            "case_seconds": plan.case_seconds,
-            "exercises": list(plan.tasks),
-        }
-        outcome = sandbox.run(job, plan.arrays)
-        return submission, trust.check(f"{submission.student}/{submission.notebook}"), outcome
+        if trust.broken_by is not None:
+            verdict, run = "untrusted", None
+        else:
+            run = sandbox.run([list(cell) for cell in submission.cells], plan)
+            verdict = trust.check(submission.display)
+        if verdict == "ran":
+            return judge(submission, plan, run)
+        if verdict == "tampered":
+            message = (
+                "modified the course's files (the utils package) while it ran; this is not "
+                "allowed, the submission gets no points"
+            )
+        else:
+            message = (
+                "not graded: the course's files were changed during grading by "
+                f"{trust.broken_by}; restore them and grade again"
+            )
+        return Graded(submission, _rows_for_all(submission, plan, "invalid", message))
+
+    def barrier(submission: Submission) -> Graded:
+        try:
+            return grade_one(submission)
+        except Exception as error:  # one submission never stops the class
+            return _grader_failed(submission, plans.get(submission.lesson), error)
 
     total = len(submissions)
     done = 0
@@ -314,33 +492,12 @@ def grade_all(
         else:
             gradable.append(submission)
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grading") as pool:
-        futures = [pool.submit(run, submission) for submission in gradable]
+        futures = {pool.submit(barrier, submission): submission for submission in gradable}
         for future in as_completed(futures):
-            submission, verdict, outcome = future.result()
-            plan = plans[submission.lesson]
             done += 1
             on_progress(done, total)
-            if verdict == "ran":
-                yield _judge(submission, plan, outcome)
-            elif verdict == "tampered":
-                yield Graded(
-                    submission,
-                    _rows_for_all(
-                        submission,
-                        plan,
-                        "invalid",
-                        "modified the course's files (the utils package) while it ran; "
-                        "this is not allowed, the submission gets no points",
-                    ),
-                )
-            else:
-                yield Graded(
-                    submission,
-                    _rows_for_all(
-                        submission,
-                        plan,
-                        "invalid",
-                        "not graded: the course's files were changed during grading by "
-                        f"{trust.broken_by}; restore them and grade again",
-                    ),
-                )
+            try:
+                yield future.result()
+            except Exception as error:
+                submission = futures[future]
+                yield _grader_failed(submission, plans.get(submission.lesson), error)

@@ -1,19 +1,33 @@
 """The gradebook: grades.csv, summary.csv and one feedback report per submission.
 
-Every file is written whole to a temporary name and renamed into place, and
-nothing in it depends on time or on the order children finished, so grading
-the same submissions with the same seed again gives byte-identical files.
+Every file is written whole to a temporary name and renamed into place,
+readable by its owner only (files 0600, folders 0700), and nothing in it
+depends on time or on the order children finished, so grading the same
+submissions with the same seed again gives byte-identical files.
+
+Everything a submission chose (names, exception text, messages) is escaped
+where it is quoted: Markdown feedback gets no raw HTML, links, emphasis or
+maths from it (`markdown_text`), and a CSV cell that a spreadsheet would run
+as a formula starts with a quote (`csv_cell`). Feedback file names are
+derived from the submission's path by `feedback_name`: any bytes, any
+length, no collisions.
 
 >>> format_points(1.3333), format_points(2.0), format_points(0.5)
 ('1.33', '2', '0.5')
+>>> csv_cell("=2+3*cmd"), csv_cell("alice")
+("'=2+3*cmd", 'alice')
+>>> markdown_text("<b>x</b> [a](javascript:f)")
+'&lt;b&gt;x&lt;/b&gt; \\[a\\]\\(javascript\\:f\\)'
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -26,7 +40,10 @@ from utils.grading._grade import Graded
 __all__ = [
     "GRADE_COLUMNS",
     "best_per_lesson",
+    "csv_cell",
+    "feedback_name",
     "format_points",
+    "markdown_text",
     "write_gradebook",
 ]
 
@@ -41,12 +58,64 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR gets a quote
+    (a lone "-" is text already)."""
+    if text.startswith(("\t", "\r")) or (len(text) > 1 and text.startswith(("=", "+", "-", "@"))):
+        return "'" + text
+    return text
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:@$\"'=^])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` on one line, shown literally by any Markdown renderer (CommonMark, GFM,
+    JupyterLab): every character that could start markup, a link, an autolink, HTML
+    or maths is escaped."""
+    line = _MARKDOWN_SPECIAL.sub(r"\\\1", _one_line(text))
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_SAFE_NAME = re.compile(rb"[A-Za-z0-9_-]")
+MAX_FILE_NAME = 120
+
+
+def _safe_component(name: str) -> str:
+    raw = os.fsencode(name)
+    escaped = "".join(
+        chr(byte) if _SAFE_NAME.fullmatch(bytes([byte])) else f"%{byte:02X}" for byte in raw
+    )
+    if len(escaped) > MAX_FILE_NAME:
+        escaped = escaped[: MAX_FILE_NAME - 17] + "~" + hashlib.sha256(raw).hexdigest()[:16]
+    return escaped or "%"
+
+
+def feedback_name(parts: tuple[str, ...]) -> tuple[str, str]:
+    """(folder, file name) of a submission's feedback below OUT/feedback/.
+
+    Every byte but letters, digits, "_" and "-" is %-escaped (so "/", "." and "%"
+    too: different paths give different names, and none is hidden or "..");
+    long names are cut and end with a hash of the whole.
+
+    >>> feedback_name(("alice", "a.md", "b.ipynb")), feedback_name(("alice", "a.ipynb"))
+    (('alice', 'a%2Emd%2Fb.md'), ('alice', 'a.md'))
+    """
+    if len(parts) == 1:
+        student = parts[0][: -len(".ipynb")] if parts[0].endswith(".ipynb") else parts[0]
+        notebook = parts[0]
+    else:
+        student, notebook = parts[0], "/".join(parts[1:])
+    stem = notebook[: -len(".ipynb")] if notebook.endswith(".ipynb") else notebook
+    return _safe_component(student), _safe_component(stem) + ".md"
+
+
 def _write_atomically(path: Path, text: str) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
             file.write(text)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, 0o600)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -82,13 +151,13 @@ def _grades_csv(graded: list[Graded], order: dict[str, int]) -> str:
         for row in sorted(item.rows, key=lambda r: (order.get(r.exercise, -1), r.exercise)):
             rows.append(
                 [
-                    row.student,
-                    row.notebook,
-                    row.exercise,
+                    csv_cell(row.student),
+                    csv_cell(row.notebook),
+                    csv_cell(row.exercise),
                     format_points(row.points),
                     format_points(row.max_points),
                     row.status,
-                    _one_line(row.message),
+                    csv_cell(_one_line(row.message)),
                 ]
             )
     return _csv_text(GRADE_COLUMNS, rows)
@@ -108,7 +177,7 @@ def _summary_csv(graded: list[Graded], lesson_points: dict[str, float]) -> str:
             per_lesson.append(sum(row.points for row in item.rows) if item else 0.0)
         rows.append(
             [
-                student,
+                csv_cell(student),
                 format_points(sum(per_lesson)),
                 format_points(total_max),
                 *(format_points(points) for points in per_lesson),
@@ -118,7 +187,7 @@ def _summary_csv(graded: list[Graded], lesson_points: dict[str, float]) -> str:
 
 
 def _cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")
+    return markdown_text(text)
 
 
 def _feedback(
@@ -132,7 +201,10 @@ def _feedback(
     rows = sorted(item.rows, key=lambda r: (order.get(r.exercise, -1), r.exercise))
     points = sum(row.points for row in rows)
     maximum = sum(row.max_points for row in rows)
-    lines = [f"# Feedback on `{submission.notebook}` ({submission.student})", ""]
+    lines = [
+        f"# Feedback on {markdown_text(submission.notebook)} ({markdown_text(submission.student)})",
+        "",
+    ]
     if submission.lesson is not None:
         lines.append(
             f"Lesson {submission.lesson}: **{format_points(points)} of "
@@ -158,19 +230,19 @@ def _feedback(
         if result is None:
             continue
         spec = specs[row.exercise]
-        lines += ["", f"## {row.exercise}: {spec.title}", ""]
+        lines += ["", f"## {markdown_text(row.exercise)}: {markdown_text(spec.title)}", ""]
         for case in result.cases:
             mark = {"passed": "passed", "not_attempted": "not attempted"}.get(
                 case.status, case.status
             )
-            detail = f": {_one_line(case.message)}" if case.message else ""
-            lines.append(f"- {case.label}: {mark}{detail}")
+            detail = f": {markdown_text(case.message)}" if case.message else ""
+            lines.append(f"- {markdown_text(case.label)}: {mark}{detail}")
         if spec.hint and row.status != "passed":
-            lines += ["", f"Hint: {_one_line(spec.hint)}"]
+            lines += ["", f"Hint: {markdown_text(spec.hint)}"]
     if item.cell_problems:
         lines += ["", "## Cells that raised an exception", ""]
         lines += [
-            f"- cell {problem.get('cell')}: {_one_line(problem.get('error', ''))}"
+            f"- cell {int(problem.get('cell', 0))}: {markdown_text(problem.get('error', ''))}"
             for problem in item.cell_problems
         ]
         lines += [
@@ -179,8 +251,8 @@ def _feedback(
             "Jupyter's Run All with errors allowed would.",
         ]
     if len(siblings) > 1 and submission.lesson is not None:
-        names = ", ".join(f"`{s.submission.notebook}`" for s in siblings)
-        chosen = "this one" if best is item else f"`{best.submission.notebook}`"
+        names = ", ".join(markdown_text(s.submission.notebook) for s in siblings)
+        chosen = "this one" if best is item else markdown_text(best.submission.notebook)
         lines += [
             "",
             f"You submitted {len(siblings)} notebooks of lesson {submission.lesson} "
@@ -195,6 +267,12 @@ def _feedback(
     return "\n".join(lines)
 
 
+def _write_new(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def _replace_folder(built: Path, target: Path) -> None:
     """Put the freshly built folder where `target` was, removing the old one."""
     try:
@@ -206,7 +284,7 @@ def _replace_folder(built: Path, target: Path) -> None:
         retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=".feedback-old-"))
         os.replace(target, retired / "feedback")
         os.replace(built, target)
-        shutil.rmtree(retired)
+        shutil.rmtree(retired, ignore_errors=True)
     else:  # a file or a symlink where the folder belongs: never follow it
         os.unlink(target)
         os.replace(built, target)
@@ -229,16 +307,23 @@ def write_gradebook(
     by_lesson: dict[tuple[str, str | None], list[Graded]] = defaultdict(list)
     for item in graded:
         by_lesson[(item.submission.student, item.submission.lesson)].append(item)
-    built = Path(tempfile.mkdtemp(dir=out, prefix=".feedback-new-"))
+    built = Path(tempfile.mkdtemp(dir=out, prefix=".feedback-new-"))  # mode 0700
     try:
-        os.chmod(built, 0o755)
         for item in graded:
             submission = item.submission
-            path = built / submission.student / f"{submission.stem}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder, name = feedback_name(submission.parts)
+            path = built / folder / name
+            if not path.parent.is_dir():
+                path.parent.mkdir(mode=0o700)
             key = (submission.student, submission.lesson)
-            text = _feedback(item, specs, order, by_lesson[key], best.get(key))
-            path.write_text(text, encoding="utf-8")
+            try:
+                text = _feedback(item, specs, order, by_lesson[key], best.get(key))
+            except Exception as error:  # one odd submission must not cost the others
+                text = (
+                    f"# Feedback on {markdown_text(submission.display)}\n\nThe report could "
+                    f"not be written ({type(error).__name__}); see grades.csv.\n"
+                )
+            _write_new(path, text)
         _replace_folder(built, out / "feedback")
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
