@@ -7,5 +7,7 @@ if __name__ == "__main__":
     bench_probability.main()
     print("\n== utils.sampling / utils.sequences ==")
     bench_decoding.main()
+    print("\n== decoding lesson 09's token model ==")
+    bench_decoding.token_model_decoding()
     print("\n== utils.grading vs nbgrader autograde ==")
     bench_grading.main()
