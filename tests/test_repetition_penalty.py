@@ -11,7 +11,7 @@ from utils.sampling import repetition_penalty
 def hugging_face_rule(row, seen, penalty):
     # HF gathers the seen tokens' logits, rescales them, scatters them back: once per token.
     result = [float(value) for value in row]
-    for token in set(int(token) for token in seen):
+    for token in {int(token) for token in seen}:
         value = result[token]
         result[token] = value * penalty if value < 0 else value / penalty
     return result

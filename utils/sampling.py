@@ -407,12 +407,10 @@ def repetition_penalty(logits, previous_ids, penalty) -> np.ndarray:
         raise TypeError(f"penalty must be a positive number, got {penalty!r}.")
     penalty = float(penalty)
     if not (math.isfinite(penalty) and penalty > 0):
-        raise ValueError(
-            f"penalty must be a finite number > 0 (1 changes nothing), got {penalty}."
-        )
+        raise ValueError(f"penalty must be a finite number > 0 (1 changes nothing), got {penalty}.")
     ids = np.asarray(previous_ids)
     if ids.size == 0:
-        ids = ids.reshape(scores.shape[:-1] + (0,)).astype(np.intp)
+        ids = ids.reshape((*scores.shape[:-1], 0)).astype(np.intp)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"previous_ids must be integer token ids, got dtype {ids.dtype}.")
     if ids.ndim != scores.ndim or ids.shape[:-1] != scores.shape[:-1]:
