@@ -275,6 +275,29 @@ def test_logits_are_batched_and_read_the_last_window(model):
         np.testing.assert_allclose(along[position], model.next_token_probs(long[: position + 1]))
 
 
+def test_bad_contexts_are_explained(model):
+    with pytest.raises(ValueError, match="empty"):
+        model.next_token_logits("")
+    with pytest.raises(ValueError, match="empty"):
+        model.next_token_logits(np.zeros((2, 0), dtype=int))
+    with pytest.raises(ValueError, match="out of range"):
+        model.next_token_logits([5, model.vocab_size])
+    with pytest.raises(TypeError, match="integers"):
+        model.next_token_logits([0.5, 1.0])
+    with pytest.raises(TypeError, match="str"):
+        model.true_next_word_probs(["The cat"])
+    with pytest.raises(ValueError, match="cannot follow"):
+        model.true_next_word_probs("The sat")
+    # A batch of texts of different lengths is left-padded with <|endoftext|>.
+    batch = model.context_ids(["The cat", "Alice saw the dog"])
+    assert batch.shape == (2, len(model.encode("Alice saw the dog")))
+    assert batch[0, 0] == model.eos_id
+    np.testing.assert_array_equal(
+        model.true_next_token_probs(["The cat", "Alice saw the dog"])[0],
+        model.true_next_token_probs("The cat"),
+    )
+
+
 def test_inference_agrees_with_the_training_arithmetic(model):
     config = TokenTrainingConfig()
     windows = model.encode("The cat sat on the mat.<|endoftext|>Alice saw a dog")[None]

@@ -158,7 +158,7 @@ class TokenLanguageModel:
         """Token ids (..., length) of a context: a str, a list of str (left-padded with
         ``<|endoftext|>``, which the truth ignores at the start), or ids."""
         if isinstance(context, str):
-            return self.encode(context)
+            return self.truth._check(self.encode(context))
         if (
             isinstance(context, (list, tuple))
             and context
