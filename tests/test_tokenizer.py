@@ -181,6 +181,18 @@ def test_bad_input_is_explained(tokenizer, tmp_path):
         BPETokenizer.from_file(damaged)
     with pytest.raises(ValueError, match="order they were learned"):
         BPETokenizer([("ab", "c")])
+    for broken in ([], {"model": {"type": "BPE", "merges": ["abc"], "vocab": {}}}):
+        damaged.write_text(json.dumps(broken), encoding="utf-8")
+        with pytest.raises(ValueError, match=r"tokenizer file|pair of two"):
+            BPETokenizer.from_file(damaged)
+    damaged.write_bytes(b"\xff{not json")
+    with pytest.raises(ValueError, match="not a tokenizer JSON file"):
+        BPETokenizer.from_file(damaged)
+    data["model"]["merges"] = ["a b c"]
+    data["added_tokens"] = [{"content": EOS_TOKEN, "special": True}]
+    damaged.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="pair of two"):
+        BPETokenizer.from_file(damaged)
 
 
 def test_docstring_examples_run():

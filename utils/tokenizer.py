@@ -397,6 +397,13 @@ class BPETokenizer:
             raise ValueError(f"not a byte-level BPE tokenizer file ({error!r} missing).") from None
         if model.get("type") != "BPE" or len(special) != 1:
             raise ValueError("expected a BPE model with exactly one special token.")
+        bad = [
+            pair
+            for pair in merges
+            if len(pair) != 2 or not all(isinstance(part, str) and part for part in pair)
+        ]
+        if bad:
+            raise ValueError(f"merge {bad[0]!r} is not a pair of two tokens.")
         tokenizer = cls(merges, eos_token=special[0])
         expected = {token: index for index, token in enumerate(tokenizer._tokens[:-1])}
         if model["vocab"] != expected:
@@ -414,7 +421,11 @@ class BPETokenizer:
                 f"no tokenizer file at {path}; the course ships one at {TOKENIZER_PATH} "
                 "(recreate it with `python -m utils.lm train-tokens`)."
             )
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path} is not a tokenizer JSON file ({error}).") from None
+        return cls.from_json(data)
 
     def __repr__(self) -> str:
         return f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)})"
