@@ -42,8 +42,8 @@ what the model saw in training after a sentence; both work).
 The network (trained by `utils.lm.token_train`, GPT-2's layout)::
 
     x = E[tokens] + P[positions]
-    x = x + Attention(LayerNorm(x))      causal self-attention, `heads` heads
-    x = x + MLP(LayerNorm(x))            ReLU
+    x = x + Attention(LayerNorm(x))      causal self-attention, `heads` heads  } `layers`
+    x = x + MLP(LayerNorm(x))            ReLU                                  } times
     logits = LayerNorm(x) @ E.T          the token embedding, tied
 """
 
