@@ -359,6 +359,19 @@ RIGHT = [
             return float(inside.sum() + np.log1p(-continues))
         """,
     ),
+    Right(
+        "09.word_log_prob",
+        "in float32",
+        source="""
+        import numpy as np
+
+        def word_log_prob(step_log_probs, token_ids, starts_word):
+            rows = step_log_probs.astype(np.float32)
+            n = len(token_ids)
+            end = np.log(np.exp(rows[n][starts_word]).sum())
+            return rows[np.arange(n), token_ids].sum() + end
+        """,
+    ),
     # --- 09.candidate_scores ---------------------------------------------------------------------
     Right(
         "09.candidate_scores",
