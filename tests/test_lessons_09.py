@@ -9,7 +9,12 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -25,6 +30,7 @@ from utils.lm.token_train import nucleus_sizes, token_corpus
 from utils.sampling import repetition_penalty
 from utils.sequences import greedy_decode, sample_decode
 
+ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "09_tokens_not_words.ipynb"
 EXPECTED_POINTS = {
     "09.word_log_prob": 2,
@@ -256,3 +262,23 @@ def test_the_penalty_demotes_the_looping_token_and_depends_on_the_shift():
     assert len(set(plain.values())) == 1
     assert logits[top] > 0  # so that +10 makes it larger and -10 negative, as the prose says
     assert penalized[10.0] < penalized[0.0] < penalized[-10.0]
+
+
+def test_the_grader_grades_lesson_09(tmp_path):
+    for student, folder in (("alice", "solutions"), ("bob", "notebooks")):
+        (tmp_path / "in" / student).mkdir(parents=True)
+        shutil.copy(ROOT / folder / NOTEBOOK, tmp_path / "in" / student / NOTEBOOK)
+    command = [sys.executable, "-m", "utils.grading", str(tmp_path / "in")]
+    subprocess.run(
+        [*command, "--out", str(tmp_path / "out"), "--seed", "5"],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    with open(tmp_path / "out" / "grades.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    graded = {(row["student"], row["exercise"]): row for row in rows}
+    for exercise_id, points in EXPECTED_POINTS.items():
+        alice, bob = graded["alice", exercise_id], graded["bob", exercise_id]
+        assert (alice["status"], float(alice["points"])) == ("passed", points), alice
+        assert (bob["status"], float(bob["points"])) == ("not_attempted", 0.0), bob
