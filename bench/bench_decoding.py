@@ -237,7 +237,7 @@ def token_model_decoding() -> dict:
         eos=0,
     )
     forward = partial(_forward_only_greedy, model, prompt, NEW_TOKENS)
-    beam_forward = partial(_forward_only_beams, model, prompt, NEW_TOKENS // 2, 2 * BEAM_WIDTH)
+    beam_forward = partial(_forward_only_beams, model, prompt, NEW_TOKENS // 2, BEAM_WIDTH)
     t_greedy, t_sampled, t_forward = median_seconds(greedy, sampled, forward, blocks=3, calls=3)
     t_beams, t_beam_forward = median_seconds(beams, beam_forward, blocks=3, calls=3)
     per_token = 1e3 / NEW_TOKENS
@@ -248,7 +248,7 @@ def token_model_decoding() -> dict:
          f"{t_forward * per_token:.2f}", f"{t_sampled / t_forward:.2f}x", "one context per step"],
         [f"beam_search width {BEAM_WIDTH}", f"{t_beams * 2 * per_token:.2f}",
          f"{t_beam_forward * 2 * per_token:.2f}", f"{t_beams / t_beam_forward:.2f}x",
-         f"up to {2 * BEAM_WIDTH} contexts per step"],
+         f"{BEAM_WIDTH} contexts per step"],
     ]  # fmt: skip
     print(
         f"\n{model!r}\nprompt {TOKEN_PROMPT!r}, {NEW_TOKENS} new tokens "

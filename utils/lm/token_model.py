@@ -178,8 +178,9 @@ class TokenLanguageModel:
         return self.truth._check(ids)
 
     # --- the network ----------------------------------------------------------------------------
-    def _logits_all(self, windows: np.ndarray) -> np.ndarray:
-        """Logits (batch, time, vocab) at every position of windows (batch, time <= 32)."""
+    def _logits_all(self, windows: np.ndarray, *, last_only: bool = False) -> np.ndarray:
+        """Logits (batch, time, vocab) at every position of windows (batch, time <= 32);
+        with `last_only`, (batch, 1, vocab) for the last position (a third of the work)."""
         p = self.parameters
         batch, steps = windows.shape
         width = p["token_embedding"].shape[1]
@@ -200,6 +201,8 @@ class TokenLanguageModel:
             normed = _layer_norm(x, b["ln2_gain"], b["ln2_bias"])
             hidden = np.maximum(normed @ b["mlp_weights"] + b["mlp_bias"], 0.0)
             x = x + hidden @ b["mlp_output_weights"] + b["mlp_output_bias"]
+        if last_only:
+            x = x[:, -1:]
         final = _layer_norm(x, p["final_gain"], p["final_bias"])
         return final @ p["token_embedding"].T
 
@@ -211,7 +214,7 @@ class TokenLanguageModel:
         ids = self.context_ids(context)
         window = ids[..., -self.context_length :]
         flat = window.reshape(-1, window.shape[-1])
-        logits = self._logits_all(flat)[:, -1]
+        logits = self._logits_all(flat, last_only=True)[:, -1]
         return logits.reshape(*ids.shape[:-1], self.vocab_size)
 
     def next_token_probs(self, context) -> np.ndarray:
@@ -231,7 +234,7 @@ class TokenLanguageModel:
         logits = [self._logits_all(ids[None, :length])[0]]
         if len(ids) > length:
             windows = np.lib.stride_tricks.sliding_window_view(ids, length)[1:]
-            logits.append(self._logits_all(np.ascontiguousarray(windows))[:, -1])
+            logits.append(self._logits_all(np.ascontiguousarray(windows), last_only=True)[:, -1])
         return softmax(np.concatenate(logits))
 
     # --- the truth ------------------------------------------------------------------------------
