@@ -314,6 +314,12 @@ WRONG = [
     Wrong("09.diagnose_scorer", "renormalize the candidates", 'diagnose_scorer = "d"', "not (d)"),
     Wrong("09.diagnose_scorer", "temperature", 'diagnose_scorer = "e"', "not (e)"),
     Wrong("09.diagnose_scorer", "the option's number", "diagnose_scorer = 3", "expected a string"),
+    Wrong(
+        "09.diagnose_scorer",
+        "the option with its parentheses",
+        'diagnose_scorer = "(b)"',
+        "not (b)",
+    ),
 ]
 
 RIGHT = [

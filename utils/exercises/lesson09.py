@@ -512,7 +512,7 @@ NORMALIZED_SCORE = Exercise(
     reference=normalized_score_reference,
     visible_cases=_NORMALIZED_CASES,
     hidden_cases=_normalized_hidden,
-    rtol=1e-7,
+    rtol=1e-6,
     atol=1e-9,
     diagnose=_normalized_diagnose,
     **_hints(
@@ -557,8 +557,8 @@ def _diagnose_scorer_diagnose(case: Case, expected, got) -> str | None:
     choice = got.strip().strip("()").casefold()
     if choice in _OPTION_EXPLANATIONS:
         return f"not ({choice}): {_OPTION_EXPLANATIONS[choice]}"
-    if choice not in DIAGNOSIS_OPTIONS:
-        return "answer with one letter, a to e, as a string: e.g. 'a'."
+    if choice not in DIAGNOSIS_OPTIONS or choice != got.strip().casefold():
+        return "answer with the letter alone, a to e, as a string: e.g. 'a'."
     return None
 
 
