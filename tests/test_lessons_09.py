@@ -202,6 +202,9 @@ def test_per_token_and_per_word_normalization_disagree_on_sofa_and_kitchen():
         assert words == 2
         scores[text] = (log_probs.sum(), log_probs.sum() / len(ids), log_probs.sum() / words)
         assert len(ids) == (2 if text == " sofa." else 6)
+        if text == " kitchen.":
+            assert log_probs[0] < -3  # "about 5 nats at its first token"
+            assert (log_probs[2:5] > -0.2).all()  # "c he n nearly certain"
     (sofa_total, sofa_token, sofa_word), (kitchen_total, kitchen_token, kitchen_word) = (
         scores[" sofa."],
         scores[" kitchen."],
