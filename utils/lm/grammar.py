@@ -465,8 +465,14 @@ def sample_sentences(count: int, rng: np.random.Generator) -> list[np.ndarray]:
     active = np.arange(count)
     while active.size:
         uniforms = rng.random(active.size)
-        cumulative = _CUMULATIVE[states[active]]
-        units = np.minimum((cumulative <= uniforms[:, None]).sum(axis=1), len(UNITS) - 1)
+        # Inverse CDF: the number of cumulative probabilities <= u, state by state
+        # (a binary search in each state's row, not a (sentences, units) table).
+        units = np.empty(active.size, dtype=np.int64)
+        active_states = states[active]
+        for state in np.unique(active_states).tolist():
+            rows = np.flatnonzero(active_states == state)
+            units[rows] = np.searchsorted(_CUMULATIVE[state], uniforms[rows], side="right")
+        units = np.minimum(units, len(UNITS) - 1)
         impossible = EMISSION[states[active], units] == 0
         while impossible.any():  # rounding at the top of a row: step back to a possible unit
             units[impossible] -= 1
