@@ -308,6 +308,33 @@ WRONG = [
         """,
         diagnosis="per word you divided by the number of tokens",
     ),
+    Wrong(
+        "09.normalized_score",
+        "one word too many (counted the boundaries between words plus one)",
+        source="""
+        import numpy as np
+
+        def normalized_score(token_log_probs, token_ids, starts_word, per):
+            total = np.sum(token_log_probs)
+            if per == "token":
+                return float(total / len(token_ids))
+            return float(total / (starts_word[token_ids].sum() + 1))
+        """,
+    ),
+    Wrong(
+        "09.word_log_prob",
+        "end of word summed over the whole last row",
+        source="""
+        import numpy as np
+        from utils import logsumexp
+
+        def word_log_prob(step_log_probs, token_ids, starts_word):
+            n = len(token_ids)
+            inside = step_log_probs[np.arange(n), token_ids].sum()
+            return float(inside + logsumexp(step_log_probs[n]))
+        """,
+        diagnosis="not the probability that the word ends",
+    ),
     # --- 09.diagnose_scorer ----------------------------------------------------------------------
     Wrong("09.diagnose_scorer", "blames the model", 'diagnose_scorer = "a"', "not (a)"),
     Wrong("09.diagnose_scorer", "length normalization", 'diagnose_scorer = "b"', "not (b)"),

@@ -123,8 +123,9 @@ def _word_mistakes(rows, ids, starts):
         (
             inside.sum(),
             "you added the tokens' log-probabilities but not the probability that the word ends "
-            "there: the same tokens can begin a longer word, so add log P(the next token starts "
-            "a new word), from the last row.",
+            "there (or you added the log of the whole last row's probability, which is 0): the "
+            "same tokens can begin a longer word, so add log P(the next token starts a new "
+            "word), from the last row.",
         ),
         (
             rows[steps + 1, ids].sum() + boundary,
@@ -432,6 +433,11 @@ def normalized_score_reference(token_log_probs, token_ids, starts_word, per) -> 
     return float(log_probs.sum() / np.asarray(starts_word, dtype=bool)[ids].sum())
 
 
+# The hand vocabulary and four more word-starting tokens: its count of word starts (9) is
+# none of the counts a completion's words or tokens give, give or take one, so a count taken
+# over the vocabulary cannot be mistaken for an off-by-one.
+COMPLETION_TOKENS = (*HAND_TOKENS, " dog", " sat", " on", ",")
+COMPLETION_STARTS_WORD = np.concatenate([HAND_STARTS_WORD, np.ones(4, dtype=bool)])
 _COMPLETION_IDS = np.array([2, 3, 4, 5, 1, 0])  # ' the', ' but', 'ter', 'fly', '.', eos
 _COMPLETION_LOG_PROBS = np.array([-0.5, -2.0, -0.3, -1.2, -0.4, -0.2])
 
@@ -448,16 +454,21 @@ def _random_completion(rng: np.random.Generator, label: str, per: str) -> Case:
 
 _NORMALIZED_CASES = (
     Case(
-        args=(_COMPLETION_LOG_PROBS, _COMPLETION_IDS, HAND_STARTS_WORD, "token"),
+        args=(_COMPLETION_LOG_PROBS, _COMPLETION_IDS, COMPLETION_STARTS_WORD, "token"),
         label="' the butterfly.' + end of text, per token",
     ),
     Case(
-        args=(_COMPLETION_LOG_PROBS, _COMPLETION_IDS, HAND_STARTS_WORD, "word"),
+        args=(_COMPLETION_LOG_PROBS, _COMPLETION_IDS, COMPLETION_STARTS_WORD, "word"),
         label="' the butterfly.' + end of text, per word",
     ),
     Case(
-        args=(np.array([-1.0, -0.5, -2.5]), np.array([2, 6, 1]), HAND_STARTS_WORD, "word"),
-        label="' the cat.', one token per word, per word",
+        args=(
+            np.array([-1.0, -0.5, -2.5, -0.7]),
+            np.array([2, 6, 9, 1]),
+            COMPLETION_STARTS_WORD,
+            "word",
+        ),
+        label="' the cat sat.', one token per word, per word",
     ),
     _random_completion(np.random.default_rng(903), "a completion of many words, per word", "word"),
 )
@@ -484,7 +495,10 @@ def _normalized_diagnose(case: Case, expected, got) -> str | None:
             "(the tokens that start one).",
         ),
         (
-            total / starts.sum(),
+            # Only where the vocabulary's count is no off-by-one of a completion's count.
+            total / starts.sum()
+            if not {starts.sum() + step for step in (-1, 0, 1)} & {tokens, words, tokens - words}
+            else None,
             "you counted the word-starting tokens of the whole vocabulary; count those of "
             "this completion (index the mask with its token ids).",
         ),
