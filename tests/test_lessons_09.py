@@ -219,6 +219,8 @@ def test_per_token_and_per_word_normalization_disagree_on_sofa_and_kitchen():
 def test_the_model_is_within_a_tenth_of_a_nat_of_the_truth():
     gap = evaluate_model(model(), token_corpus(model().truth, 100, np.random.default_rng(2026)))
     assert 0.0 < gap["kl_truth_model"] < 0.1
+    excess = gap["model_cross_entropy"] - gap["truth_cross_entropy"]
+    assert abs(excess - gap["kl_truth_model"]) < 0.03  # "exceeds the truth's by about the KL"
 
 
 def test_nucleus_sizes_range_from_one_to_over_a_hundred():
