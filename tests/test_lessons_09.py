@@ -180,6 +180,13 @@ def test_multi_token_words_are_about_as_close_to_the_truth_as_single_tokens():
     assert len(model().word_tokens(" sandwich")) == 5
 
 
+def test_the_naive_split_differs_from_the_tokenizers_except_after_a_bare_space():
+    prompt = "The cat sat on the "
+    for word, same in (("mat", False), ("sofa", False), ("island", True), ("orchard", True)):
+        assert (encode(prompt) + encode(word) == encode(prompt + word)) is same, word
+    assert model().tokenizer.tokenize(" island")[0] == "Ġ"
+
+
 def test_the_naive_scorer_makes_every_candidate_look_impossible():
     options = ["mat", "sofa", "tree", "moon"]
     naive = namespace()["naive_candidate_scores"]("The cat sat on the ", options)
@@ -237,6 +244,8 @@ def test_nucleus_sizes_range_from_one_to_over_a_hundred():
 def test_greedy_loops_and_sampling_or_a_penalty_escapes():
     greedy = greedy_decode(model(), "Alice saw the dog", 40).text
     assert greedy.count(LOOP) >= 8
+    nouns = {part.split()[0] for part in greedy.split(LOOP)[1:] if part.split()}
+    assert len(nouns) <= 4, nouns  # "the noun switching between a few favourites"
     for seed in range(3):
         text = sample_decode(
             model(), "Alice saw the dog", np.random.default_rng(seed), max_new_tokens=40, top_p=0.9

@@ -73,3 +73,13 @@ def test_keeps_dtype_minus_inf_and_does_not_modify_input():
 def test_bad_arguments_are_named(logits, ids, penalty, error, words):
     with pytest.raises(error, match=words):
         repetition_penalty(logits, ids, penalty)
+
+
+def test_a_seen_logit_never_rises_but_a_seen_probability_can():
+    logits = np.array([10.0, 1.0, 0.0, -2.0])
+    penalized = repetition_penalty(logits, [0, 1, 2, 3], 2.0)
+    assert (penalized <= logits).all()
+    assert penalized[2] == 0.0  # a logit of exactly 0 stays
+    probs = np.exp(logits) / np.exp(logits).sum()
+    new_probs = np.exp(penalized) / np.exp(penalized).sum()
+    assert new_probs[1] > probs[1]  # the favourite fell further: token 1 gained

@@ -390,9 +390,11 @@ def repetition_penalty(logits, previous_ids, penalty) -> np.ndarray:
     Every token that occurs in `previous_ids` (once or many times) has its
     logit divided by `penalty` if it is positive and multiplied by it if it is
     negative (Hugging Face's `RepetitionPenaltyLogitsProcessor`, `repetition_penalty`
-    in `generate`), so a seen token always moves away from being chosen. The
-    rule depends on where zero is, which the softmax ignores: adding a constant
-    to every logit changes what the penalty does. Returns a new array.
+    in `generate`), so a seen token's logit moves down (a logit of exactly 0
+    stays). Its probability usually falls, but not always: the other seen tokens
+    fall too. The rule depends on where zero is, which the softmax ignores:
+    adding a constant to every logit changes what the penalty does. Returns a
+    new array.
 
     >>> repetition_penalty([2.0, -1.0, 0.5], [0, 1, 0], penalty=2.0)
     array([ 1. , -2. ,  0.5])

@@ -279,8 +279,9 @@ def _candidate_mistakes(prompt, candidates, encode, next_log_probs):
         yield (
             per_candidate(lambda c: _scored(raw_ids, encode(c.strip()), next_log_probs)),
             "the prompt's trailing space was encoded as a token of its own ('Ġ'), then the "
-            "candidate without a space: a tokenization the model never saw. Move the space "
-            "from the end of the prompt to the start of the candidate.",
+            "candidate without a space: for most words a split the tokenizer never makes (it "
+            "writes ' mat' as one token), so the model never saw it. Move the space from the "
+            "end of the prompt to the start of the candidate.",
         )
         yield (
             per_candidate(lambda c: _scored(raw_ids, encode(" " + c.lstrip()), next_log_probs)),
@@ -543,7 +544,8 @@ DIAGNOSIS_OPTIONS = {
     "a": "the model is too small to know that cats sit on mats",
     "b": 'the scores must be length-normalized, because "mat" has fewer letters',
     "c": "the prompt's trailing space became a token of its own and the candidates were "
-    "encoded without a space: a tokenization the model never saw in training",
+    "encoded without a space: a split of the text the tokenizer never makes, so the model "
+    "never saw it",
     "d": "the candidates' probabilities must be renormalized with a softmax over the four",
     "e": "the model needs a higher temperature to score rare words",
 }
@@ -558,10 +560,10 @@ _OPTION_EXPLANATIONS = {
     "a": "the same model, given ' mat' after 'The cat sat on the', rates it among its most "
     "likely words: the model knows; what it was asked is the problem.",
     "b": "letters play no role: the model scores tokens, and ' mat' is a single token.",
-    "d": "a softmax over the three keeps their order; it cannot explain why they all look "
+    "d": "a softmax over the candidates keeps their order; it cannot explain why they all look "
     "nearly impossible.",
     "e": "temperature is a sampling setting; scoring reads the model's probabilities as they "
-    "are, and the symptom is a tokenization the model never saw.",
+    "are, and the symptom is a split of the text the model never saw.",
 }
 
 
