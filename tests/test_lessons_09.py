@@ -296,3 +296,50 @@ def test_the_grader_grades_lesson_09(tmp_path):
         alice, bob = graded["alice", exercise_id], graded["bob", exercise_id]
         assert (alice["status"], float(alice["points"])) == ("passed", points), alice
         assert (bob["status"], float(bob["points"])) == ("not_attempted", 0.0), bob
+
+
+def test_the_long_completion_case_keeps_every_plausible_count_apart():
+    # Integer counts that coincide let a value-matching diagnosis name the wrong mistake.
+    (case,) = [
+        case
+        for case in exercises.get("09.normalized_score").visible_cases
+        if "tokens" in case.label
+    ]
+    counts = lesson09._denominators(case.args[1], case.args[2])
+    assert len(set(counts)) == len(counts), counts
+
+
+def test_distinct_words_as_the_count_gets_no_wrong_diagnosis():
+    def distinct_words(token_log_probs, token_ids, starts_word, per):
+        count = len(token_ids) if per == "token" else len(set(token_ids[starts_word[token_ids]]))
+        return float(np.sum(token_log_probs) / count)
+
+    result = check("09.normalized_score", distinct_words)
+    assert result.status == "failed"
+    assert "differs from the reference" in result.message
+
+
+@pytest.mark.parametrize("letter", "abcde")
+@pytest.mark.parametrize("spelling", ["{}", "({})", "{})", " {} ", "{}."])
+def test_every_spelling_of_a_choice_gets_the_verdict_of_its_letter(letter, spelling):
+    answer = spelling.format(letter)
+    result = check("09.diagnose_scorer", answer)
+    if letter == "c":
+        assert result.status == "passed" or "letter alone" in result.message, result.message
+    else:
+        assert result.status == "failed"
+        assert f"not ({letter})" in result.message or "letter alone" in result.message
+
+
+def test_a_prompt_length_taken_from_the_raw_prompt_fails_on_the_visible_cases():
+    def late_start(prompt, candidates, encode, next_token_log_probs):
+        scores = []
+        for candidate in candidates:
+            ids = encode(prompt.rstrip() + " " + candidate.strip())
+            start = min(len(encode(prompt)), len(ids) - 1)
+            scores.append(
+                sum(next_token_log_probs(ids[:t])[ids[t]] for t in range(start, len(ids)))
+            )
+        return np.array(scores)
+
+    assert check("09.candidate_scores", late_start).status == "failed"

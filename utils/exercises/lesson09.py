@@ -338,7 +338,7 @@ _CANDIDATE_CASES = (
         label="'The cat sat on the' + mat / sofa / tree / moon",
     ),
     Case(
-        args=(_PROMPT + " ", ["mat", "rug"], encode, next_token_log_probs),
+        args=(_PROMPT + " ", ["mat", "rug", "marzipan"], encode, next_token_log_probs),
         label="a prompt ending with a space",
     ),
     Case(
@@ -453,6 +453,39 @@ def _random_completion(rng: np.random.Generator, label: str, per: str) -> Case:
     return Case(args=(log_probs, ids, starts, per), label=label)
 
 
+def _denominators(ids, starts) -> list[int]:
+    """The counts a learner may divide by: right and wrong ones (distinct on a good case)."""
+    tokens, words = len(ids), int(starts[ids].sum())
+    distinct = len(set(ids[starts[ids]].tolist()))
+    vocabulary = int(starts.sum())
+    return [
+        tokens,
+        words,
+        distinct,
+        tokens - words,
+        words - 1,
+        words + 1,
+        tokens - 1,
+        tokens + 1,
+        vocabulary,
+    ]
+
+
+def _long_completion() -> Case:
+    """A completion of 15+ tokens and 6+ words, some repeated, on which every plausible
+    denominator differs (small cases let integer counts coincide, and a diagnosis that
+    matches values would then name a mistake that was not made)."""
+    for seed in range(903, 2000):
+        case = _random_completion(np.random.default_rng(seed), "", "word")
+        _, ids, starts, _ = case.args
+        counts = _denominators(ids, starts)
+        long_enough = len(ids) >= 15 and counts[1] >= 6 and counts[2] < counts[1]
+        if long_enough and len(set(counts)) == len(counts):
+            label = f"a completion of {len(ids)} tokens and {counts[1]} words, per word"
+            return Case(args=case.args, label=label)
+    raise RuntimeError("no seed gives a completion with distinct counts")
+
+
 _NORMALIZED_CASES = (
     Case(
         args=(_COMPLETION_LOG_PROBS, _COMPLETION_IDS, COMPLETION_STARTS_WORD, "token"),
@@ -471,7 +504,7 @@ _NORMALIZED_CASES = (
         ),
         label="' the cat sat.', one token per word, per word",
     ),
-    _random_completion(np.random.default_rng(903), "a completion of many words, per word", "word"),
+    _long_completion(),
 )
 
 
@@ -532,8 +565,8 @@ NORMALIZED_SCORE = Exercise(
     diagnose=_normalized_diagnose,
     **_hints(
         "The total log-probability is the same either way; only what it is divided by changes.",
-        "The number of words is the number of this completion's tokens that start a word: "
-        "look each of its token ids up in starts_word.",
+        "The number of words is the number of this completion's tokens that start one; "
+        "the mask says which tokens of the vocabulary do.",
     ),
 )
 
