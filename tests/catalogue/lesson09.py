@@ -335,6 +335,34 @@ WRONG = [
         """,
         diagnosis="not the probability that the word ends",
     ),
+    Wrong(
+        "09.normalized_score",
+        "distinct words counted",
+        source="""
+        import numpy as np
+
+        def normalized_score(token_log_probs, token_ids, starts_word, per):
+            words = set(token_ids[starts_word[token_ids]])
+            count = len(token_ids) if per == "token" else len(words)
+            return float(np.sum(token_log_probs) / count)
+        """,
+    ),
+    Wrong(
+        "09.candidate_scores",
+        "the candidate's tokens counted from the raw prompt's length (clamped)",
+        source="""
+        import numpy as np
+
+        def candidate_scores(prompt, candidates, encode, next_token_log_probs):
+            scores = []
+            for candidate in candidates:
+                ids = encode(prompt.rstrip() + " " + candidate.strip())
+                start = min(len(encode(prompt)), len(ids) - 1)
+                scores.append(sum(next_token_log_probs(ids[:t])[ids[t]]
+                                  for t in range(start, len(ids))))
+            return np.array(scores)
+        """,
+    ),
     # --- 09.diagnose_scorer ----------------------------------------------------------------------
     Wrong("09.diagnose_scorer", "blames the model", 'diagnose_scorer = "a"', "not (a)"),
     Wrong("09.diagnose_scorer", "length normalization", 'diagnose_scorer = "b"', "not (b)"),
