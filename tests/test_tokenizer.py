@@ -171,6 +171,12 @@ def test_bad_input_is_explained(tokenizer, tmp_path):
         tokenizer.convert_tokens_to_ids(" cat")
     with pytest.raises(ValueError, match=">= 257"):
         train_bpe(["a"], 100)
+    with pytest.raises(TypeError, match="not one str"):
+        train_bpe("the cat sat", 300)
+    with pytest.raises(TypeError, match="only str"):
+        train_bpe([b"bytes"], 300)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        tokenizer.encode("a\ud800b")
     with pytest.raises(FileNotFoundError, match="train-tokens"):
         BPETokenizer.from_file(tmp_path / "missing.json")
     data = json.loads(TOKENIZER_PATH.read_text(encoding="utf-8"))

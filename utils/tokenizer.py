@@ -163,6 +163,14 @@ def pre_tokenize(text: str) -> list[str]:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}.")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"text holds {text[error.start]!r} at index {error.start}, a lone surrogate "
+                "that is not a character: it has no UTF-8 bytes to tokenize."
+            ) from None
     pieces = _ASCII_PATTERN.findall(text) if text.isascii() else _scan(text)
     table = bytes_to_unicode()
     return ["".join(table[b] for b in piece.encode("utf-8")) for piece in pieces]
@@ -447,7 +455,11 @@ def train_bpe(texts: Iterable[str] | Counter, vocab_size: int) -> BPETokenizer:
             f"vocab_size must be an int >= 257 (256 byte symbols and <|endoftext|>), got "
             f"{vocab_size!r}."
         )
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list (or other iterable) of str, not one str.")
     counts = texts if isinstance(texts, Counter) else Counter(texts)
+    if not all(isinstance(text, str) for text in counts):
+        raise TypeError("texts must hold only str.")
     pieces: Counter = Counter()
     for text, count in counts.items():
         for part in text.split(EOS_TOKEN):
