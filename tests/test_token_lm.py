@@ -455,6 +455,10 @@ def test_the_command_line_writes_and_checks_both_files(tmp_path, capsys):
 def test_loading_a_missing_or_damaged_file_is_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-tokens"):
         load_token_model(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match=r"utils\.lm\.load\(\)"):
+        load_token_model(utils.lm.WEIGHTS_PATH)  # the 78-word model's file
+    with pytest.raises(ValueError, match="not a token model's weights file"):
+        load_token_model(TOKENIZER_PATH, tokenizer_path=TOKENIZER_PATH)
     damaged = tmp_path / "token_lm.npz"
     with zipfile.ZipFile(TOKEN_WEIGHTS_PATH) as source, zipfile.ZipFile(damaged, "w") as target:
         for name in source.namelist():

@@ -53,6 +53,7 @@ import functools
 import hashlib
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,7 @@ from utils.tokenizer import TOKENIZER_PATH, BPETokenizer
 __all__ = ["TOKEN_WEIGHTS_PATH", "TokenLanguageModel", "load_token_model"]
 
 TOKEN_WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "token_lm.npz"
+TRAINER = "python -m utils.lm train-tokens"
 
 
 # OpenBLAS multiplies on one thread below 2**18 multiply-adds. These products are
@@ -303,9 +305,19 @@ def _load_cached(weights: str, tokenizer_path: str) -> TokenLanguageModel:
             "(recreate it with `python -m utils.lm train-tokens`)."
         )
     tokenizer = BPETokenizer.from_file(tokenizer_path)
-    with np.load(file, allow_pickle=False) as archive:
-        metadata = json.loads(str(archive["metadata"]))
-        parameters = {name: archive[name] for name in archive.files if name != "metadata"}
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            metadata = json.loads(str(archive["metadata"]))
+            parameters = {name: archive[name] for name in archive.files if name != "metadata"}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{file} is not a token model's weights file ({error}); the course ships one at "
+            f"{TOKEN_WEIGHTS_PATH}."
+        ) from None
+    if not isinstance(metadata, dict) or metadata.get("trainer") != TRAINER:
+        raise ValueError(
+            f"{file} was not written by `{TRAINER}` (for the 78-word model use utils.lm.load())."
+        )
     if metadata.get("format") != FORMAT_VERSION:
         raise ValueError(f"{file} has format {metadata.get('format')}, expected {FORMAT_VERSION}.")
     if metadata.get("parameters_sha256") != parameters_sha256(parameters):
