@@ -278,6 +278,11 @@ def test_logits_are_batched_and_read_the_last_window(model):
 def test_bad_contexts_are_explained(model):
     with pytest.raises(ValueError, match="empty"):
         model.next_token_logits("")
+    for empty in ([], np.array([])):
+        with pytest.raises(ValueError, match="empty"):
+            model.next_token_probs(empty)
+        with pytest.raises(ValueError, match="empty"):
+            model.true_next_token_probs(empty)
     with pytest.raises(ValueError, match="empty"):
         model.next_token_logits(np.zeros((2, 0), dtype=int))
     with pytest.raises(ValueError, match="out of range"):

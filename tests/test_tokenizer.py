@@ -165,6 +165,10 @@ def test_bad_input_is_explained(tokenizer, tmp_path):
         tokenizer.decode([tokenizer.vocab_size])
     with pytest.raises(TypeError, match="integers"):
         tokenizer.decode([1.5])
+    assert tokenizer.decode([100.0]) == tokenizer.decode([100])  # as the models accept them
+    assert tokenizer.convert_ids_to_tokens(np.array(300)) == tokenizer.convert_ids_to_tokens(300)
+    with pytest.raises(TypeError, match="token string or a list"):
+        tokenizer.convert_tokens_to_ids(5)
     with pytest.raises(ValueError, match="one sequence"):
         tokenizer.decode([[1, 2]])
     with pytest.raises(ValueError, match="Ġ"):

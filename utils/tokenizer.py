@@ -285,6 +285,9 @@ class BPETokenizer:
         return self.convert_ids_to_tokens(self.encode(text))
 
     def _check_id(self, token_id) -> int:
+        # As the models accept them: a float that is a whole number is its integer.
+        if isinstance(token_id, float) and token_id.is_integer():
+            token_id = int(token_id)
         if isinstance(token_id, bool) or not hasattr(token_id, "__index__"):
             raise TypeError(f"token ids must be integers, got {token_id!r}.")
         token_id = int(token_id.__index__())
@@ -325,6 +328,8 @@ class BPETokenizer:
 
     def convert_ids_to_tokens(self, ids):
         """Token string(s) of an id or a sequence of ids."""
+        if getattr(ids, "ndim", None) == 0:
+            ids = ids.item()  # a 0-d array is its scalar
         if isinstance(ids, int) or (hasattr(ids, "__index__") and not hasattr(ids, "__len__")):
             return self._tokens[self._check_id(ids)]
         return [self._tokens[token_id] for token_id in self._id_list(ids)]
@@ -338,6 +343,10 @@ class BPETokenizer:
                     "GPT-2's byte characters (a leading space is 'Ġ'): see tokenize(text)."
                 )
             return self._ids[tokens]
+        if not isinstance(tokens, (list, tuple)):
+            raise TypeError(
+                f"tokens must be a token string or a list of them, got {type(tokens).__name__}."
+            )
         return [self.convert_tokens_to_ids(token) for token in tokens]
 
     def token_text(self, token_id) -> str:

@@ -135,6 +135,8 @@ class TokenTruth:
 
     def _check(self, token_ids) -> np.ndarray:
         ids = np.asarray(token_ids)
+        if ids.ndim and ids.shape[-1] == 0:
+            ids = ids.astype(np.int64)  # [] is an empty context, explained below
         if ids.dtype.kind not in "iu":
             if ids.dtype.kind == "f" and ids.size and np.array_equal(ids, np.round(ids)):
                 ids = ids.astype(np.int64)
