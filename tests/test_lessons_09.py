@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from notebook_code import SOLUTIONS, solution_namespace
 
+from tests.catalogue import lesson09 as catalogue
+from tests.catalogue import load
 from utils import exercises, lm
 from utils.checks import check, evaluate, run_case
 from utils.exercises import lesson09
@@ -343,3 +345,60 @@ def test_a_prompt_length_taken_from_the_raw_prompt_fails_on_the_visible_cases():
         return np.array(scores)
 
     assert check("09.candidate_scores", late_start).status == "failed"
+
+
+def _downstream(answer_name: str):
+    """The lesson's cells that use an exercise's answer, as functions of the namespace."""
+    ns = namespace()
+    if answer_name == "word_log_prob":
+        return lambda: ns["compare_word_probs"]("Alice ate the", [" plum", " sandwich"])
+    if answer_name == "candidate_scores":
+        return ns["compare_scorers"]
+    return ns["compare_normalizations"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [entry for entry in catalogue.RIGHT if exercises.get(entry.exercise_id).kind == "function"],
+    ids=lambda entry: f"{entry.exercise_id}: {entry.formulation}",
+)
+def test_every_accepted_answer_runs_the_lessons_next_cells(entry):
+    # An answer check accepts must not crash the cells after it (a 0-d array, a list, ...).
+    spec = exercises.get(entry.exercise_id)
+    ns = namespace()
+    ns.setdefault("options", ["mat", "sofa", "tree", "moon"])
+    ns.setdefault(
+        "scored",
+        {
+            text: ns["completion_log_probs"]("The cat sat on the", text)
+            for text in (" sofa.", " kitchen.")
+        },
+    )
+    original = ns[spec.answer_name]
+    ns[spec.answer_name] = load(entry.source, spec.answer_name)
+    try:
+        shown = _downstream(spec.answer_name)()
+    finally:
+        ns[spec.answer_name] = original
+    assert shown
+
+
+def test_a_zero_dimensional_array_is_accepted_and_runs_the_next_cells():
+    def normalized_score(token_log_probs, token_ids, starts_word, per):
+        count = len(token_ids) if per == "token" else starts_word[token_ids].sum()
+        return np.array(np.sum(token_log_probs) / count)
+
+    assert check("09.normalized_score", normalized_score).status == "passed"
+    ns = namespace()
+    ns.setdefault(
+        "scored",
+        {
+            text: ns["completion_log_probs"]("The cat sat on the", text)
+            for text in (" sofa.", " kitchen.")
+        },
+    )
+    original, ns["normalized_score"] = ns["normalized_score"], normalized_score
+    try:
+        assert ns["compare_normalizations"]()
+    finally:
+        ns["normalized_score"] = original
