@@ -326,11 +326,16 @@ def test_distinct_words_as_the_count_gets_no_wrong_diagnosis():
 def test_every_spelling_of_a_choice_gets_the_verdict_of_its_letter(letter, spelling):
     answer = spelling.format(letter)
     result = check("09.diagnose_scorer", answer)
-    if letter == "c":
-        assert result.status == "passed" or "letter alone" in result.message, result.message
+    # Every spelling but the bare letter gets the same request, whatever the letter: a
+    # right answer in another notation is never read as a verdict on its letter.
+    bare = answer.strip().casefold() == letter
+    if letter == "c" and bare:
+        assert result.status == "passed", result.message
+    elif bare:
+        assert f"not ({letter})" in result.message
     else:
         assert result.status == "failed"
-        assert f"not ({letter})" in result.message or "letter alone" in result.message
+        assert "letter alone" in result.message, result.message
 
 
 def test_a_prompt_length_taken_from_the_raw_prompt_fails_on_the_visible_cases():

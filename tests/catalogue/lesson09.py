@@ -373,7 +373,7 @@ WRONG = [
         "09.diagnose_scorer",
         "the option with its parentheses",
         'diagnose_scorer = "(b)"',
-        "not (b)",
+        "letter alone",
     ),
 ]
 

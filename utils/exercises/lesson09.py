@@ -603,7 +603,7 @@ _OPTION_EXPLANATIONS = {
 def _diagnose_scorer_diagnose(case: Case, expected, got) -> str | None:
     if not isinstance(got, str):
         return None
-    choice = got.strip().strip("()").casefold()
+    choice = got.strip().casefold()
     if choice in _OPTION_EXPLANATIONS:
         return f"not ({choice}): {_OPTION_EXPLANATIONS[choice]}"
     if choice not in DIAGNOSIS_OPTIONS or choice != got.strip().casefold():
