@@ -293,7 +293,11 @@ def test_bad_contexts_are_explained(model):
         model.true_next_word_probs(["The cat"])
     with pytest.raises(ValueError, match="cannot follow"):
         model.true_next_word_probs("The sat")
-    # A batch of texts of different lengths is left-padded with <|endoftext|>.
+    # A batch of texts: each row is what the text alone gives (no attended padding).
+    texts = ["A", "The cat sat on the mat that"]
+    np.testing.assert_allclose(model.next_token_probs(texts)[0], model.next_token_probs("A"))
+    np.testing.assert_allclose(model.next_token_logits(texts)[1], model.next_token_logits(texts[1]))
+    # context_ids left-pads a batch of texts with <|endoftext|>.
     batch = model.context_ids(["The cat", "Alice saw the dog"])
     assert batch.shape == (2, len(model.encode("Alice saw the dog")))
     assert batch[0, 0] == model.eos_id

@@ -94,6 +94,14 @@ def _layer_norm(x, gain, bias, epsilon=1e-5):
     )
 
 
+def _is_text_batch(context) -> bool:
+    return (
+        isinstance(context, (list, tuple))
+        and bool(context)
+        and all(isinstance(item, str) for item in context)
+    )
+
+
 class TokenLanguageModel:
     """A tiny GPT over the course tokenizer's tokens (NumPy, float64 inference).
 
@@ -177,14 +185,11 @@ class TokenLanguageModel:
 
     def context_ids(self, context) -> np.ndarray:
         """Token ids (..., length) of a context: a str, a list of str (left-padded with
-        ``<|endoftext|>``, which the truth ignores at the start), or ids."""
+        ``<|endoftext|>``, which the truth ignores at the start; the network would not:
+        `next_token_logits` reads each text of a list on its own), or ids."""
         if isinstance(context, str):
             return self.truth._check(self.encode(context))
-        if (
-            isinstance(context, (list, tuple))
-            and context
-            and all(isinstance(item, str) for item in context)
-        ):
+        if _is_text_batch(context):
             encoded = [self.encode(text) for text in context]
             width = max(len(ids) for ids in encoded)
             return np.array(
@@ -232,7 +237,11 @@ class TokenLanguageModel:
         """Logits (..., vocab) of the token after each context (float64).
 
         Reads the last `context_length` tokens of each context of shape (..., length).
+        A list of str is a batch of texts, each read on its own (as Hugging Face's left
+        padding with an attention mask would), so a row never depends on the others.
         """
+        if _is_text_batch(context):
+            return np.stack([self.next_token_logits(text) for text in context])
         ids = self.context_ids(context)
         window = ids[..., -self.context_length :]
         flat = window.reshape(-1, window.shape[-1])
