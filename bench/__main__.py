@@ -52,6 +52,8 @@ def main() -> int:
     print("\n== utils.sampling ==", flush=True)
     ratios = bench_decoding.main()
     verdicts["sampling"] = all(ratios[name] >= bench_decoding.TARGETS[name] for name in ratios)
+    print("\n== decoding lesson 09's token model ==", flush=True)
+    bench_decoding.token_model_decoding()
     print("\n== utils.grading vs nbgrader autograde ==", flush=True)
     bench_grading.main()
     print("\n== summary ==")

@@ -141,5 +141,75 @@ def main() -> dict:
     return ratios
 
 
+# --- lesson 09's token model ---------------------------------------------------------------------
+TOKEN_PROMPT, NEW_TOKENS, BEAM_WIDTH = "Alice saw the dog", 32, 4
+
+
+def _forward_only_greedy(model, prompt_ids, steps):
+    """The least a greedy decoder must do: one forward pass and an argmax per token."""
+    ids = list(prompt_ids)
+    for _ in range(steps):
+        ids.append(int(np.argmax(model.next_token_logits(np.array(ids)))))
+    return ids
+
+
+def _forward_only_beams(model, prompt_ids, steps, width):
+    """One batched forward pass over `width` equally long contexts per step."""
+    contexts = np.tile(prompt_ids, (width, 1))
+    for _ in range(steps):
+        logits = model.next_token_logits(contexts)
+        contexts = np.concatenate([contexts, logits.argmax(axis=-1)[:, None]], axis=1)
+    return contexts
+
+
+def token_model_decoding() -> dict:
+    """Time greedy, sampling and beam search on `utils.lm.load_token_model()`.
+
+    There is no reference library offline: each method is compared with the
+    forward passes it cannot avoid (the same model calls, nothing else), so
+    the ratio is the decoding code's own overhead.
+    """
+    from utils.lm import load_token_model
+
+    model = load_token_model()
+    prompt = model.encode(TOKEN_PROMPT)
+    # eos=0: a byte token the model never produces, so every run makes all the tokens.
+    greedy = partial(utils.greedy_decode, model, prompt, NEW_TOKENS, eos=0)
+    sampled = partial(
+        utils.sample_decode, model, prompt, np.random.default_rng(0),
+        max_new_tokens=NEW_TOKENS, top_k=50, top_p=0.9, eos=0,
+    )  # fmt: skip
+    beams = partial(
+        utils.beam_search,
+        model,
+        prompt,
+        beam_width=BEAM_WIDTH,
+        max_new_tokens=NEW_TOKENS // 2,
+        eos=0,
+    )
+    forward = partial(_forward_only_greedy, model, prompt, NEW_TOKENS)
+    beam_forward = partial(_forward_only_beams, model, prompt, NEW_TOKENS // 2, BEAM_WIDTH)
+    t_greedy, t_sampled, t_forward = median_seconds(greedy, sampled, forward, blocks=3, calls=3)
+    t_beams, t_beam_forward = median_seconds(beams, beam_forward, blocks=3, calls=3)
+    per_token = 1e3 / NEW_TOKENS
+    rows = [
+        ["greedy_decode", f"{t_greedy * per_token:.2f}", f"{t_forward * per_token:.2f}",
+         f"{t_greedy / t_forward:.2f}x", "one context per step"],
+        ["sample_decode top_k=50 top_p=0.9", f"{t_sampled * per_token:.2f}",
+         f"{t_forward * per_token:.2f}", f"{t_sampled / t_forward:.2f}x", "one context per step"],
+        [f"beam_search width {BEAM_WIDTH}", f"{t_beams * 2 * per_token:.2f}",
+         f"{t_beam_forward * 2 * per_token:.2f}", f"{t_beams / t_beam_forward:.2f}x",
+         f"{BEAM_WIDTH} contexts per step"],
+    ]  # fmt: skip
+    print(
+        f"\n{model!r}\nprompt {TOKEN_PROMPT!r}, {NEW_TOKENS} new tokens "
+        f"({NEW_TOKENS // 2} for beam search); ms per generated token. The forward-only "
+        "loop makes the same model calls and nothing else: the ratio is the decoder's overhead."
+    )
+    print_table(["decoding", "ms/token", "forward only", "ratio", "notes"], rows)
+    return {"greedy": t_greedy, "sample": t_sampled, "beam": t_beams, "forward": t_forward}
+
+
 if __name__ == "__main__":
     main()
+    token_model_decoding()

@@ -32,6 +32,7 @@ LESSON_STEMS = {
     "06": "06_sequence_scores",
     "07": "07_training_signal",
     "08": "08_debugging_case_studies",
+    "09": "09_tokens_not_words",
 }
 KERNELSPEC = {
     "name": "next-token-course",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 import itertools
 import math
+import re
 import tracemalloc
 from typing import ClassVar
 
@@ -389,3 +390,9 @@ def test_eos_is_a_token_or_its_id_and_stops_decoding(model):
 
 def test_docstring_examples_run():
     assert doctest.testmod(utils.sequences, raise_on_error=False).failed == 0
+
+
+def test_an_empty_prefix_names_the_models_own_start_token():
+    for model, start in ((lm.load(), "'<s>'"), (lm.load_token_model(), "'<|endoftext|>'")):
+        with pytest.raises(ValueError, match=re.escape(start)):
+            greedy_decode(model, [], 3)

@@ -19,6 +19,10 @@ plainly:
   boundary token stays. (Hugging Face compares the tail mass with
   1 - p without a tolerance.) p = 1 keeps every token, as `generate` does by
   skipping the filter.
+* `repetition_penalty` is Hugging Face's `RepetitionPenaltyLogitsProcessor`:
+  the logit of every token already in the sequence is divided by the penalty
+  when it is positive and multiplied by it when it is negative, once per
+  token however often it occurred.
 * `sample_next_token` applies temperature, then top-k, then top-p (Hugging
   Face's order), then draws one token per row by the inverse CDF with one
   uniform number per row from your `numpy.random.Generator`.
@@ -43,7 +47,13 @@ import numpy as np
 from utils._validation import as_float_array, check_temperature
 from utils.probability import _row_max
 
-__all__ = ["greedy_next_token", "sample_next_token", "top_k_filter", "top_p_filter"]
+__all__ = [
+    "greedy_next_token",
+    "repetition_penalty",
+    "sample_next_token",
+    "top_k_filter",
+    "top_p_filter",
+]
 
 # Rows longer than this are pre-filtered through a strided sample of about
 # _SAMPLE_SIZE entries; shorter rows are simply partitioned.
@@ -366,6 +376,61 @@ def top_p_filter(logits, p, *, min_tokens_to_keep=1) -> np.ndarray:
 
 
 # --- choosing a token ----------------------------------------------------------------------------
+def repetition_penalty(logits, previous_ids, penalty) -> np.ndarray:
+    """Make the tokens already in the sequence less likely, as Hugging Face does.
+
+    Parameters
+    ----------
+    logits : array_like of float, shape (vocab,) or (batch, vocab)
+    previous_ids : array_like of int, shape (length,) or (batch, length)
+        The tokens generated (and prompted) so far; one row per logits row.
+    penalty : float > 0
+        1 changes nothing; above 1 discourages repeats, below 1 encourages them.
+
+    Every token that occurs in `previous_ids` (once or many times) has its
+    logit divided by `penalty` if it is positive and multiplied by it if it is
+    negative (Hugging Face's `RepetitionPenaltyLogitsProcessor`, `repetition_penalty`
+    in `generate`), so a seen token's logit moves down (a logit of exactly 0
+    stays). Its probability usually falls, but not always: the other seen tokens
+    fall too. The rule depends on where zero is, which the softmax ignores:
+    adding a constant to every logit changes what the penalty does. Returns a
+    new array.
+
+    >>> repetition_penalty([2.0, -1.0, 0.5], [0, 1, 0], penalty=2.0)
+    array([ 1. , -2. ,  0.5])
+    """
+    scores = _scores(logits)
+    if scores.ndim > 2:
+        raise ValueError(
+            f"logits has shape {scores.shape}; pass (vocab,) or (batch, vocab) with one "
+            "row of previous_ids per row."
+        )
+    if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real):
+        raise TypeError(f"penalty must be a positive number, got {penalty!r}.")
+    penalty = float(penalty)
+    if not (math.isfinite(penalty) and penalty > 0):
+        raise ValueError(f"penalty must be a finite number > 0 (1 changes nothing), got {penalty}.")
+    ids = np.asarray(previous_ids)
+    if ids.size == 0:
+        ids = ids.reshape((*scores.shape[:-1], 0)).astype(np.intp)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"previous_ids must be integer token ids, got dtype {ids.dtype}.")
+    if ids.ndim != scores.ndim or ids.shape[:-1] != scores.shape[:-1]:
+        raise ValueError(
+            f"previous_ids has shape {ids.shape} for logits of shape {scores.shape}; "
+            "give one row of ids per row of logits (shape (length,) for (vocab,))."
+        )
+    vocab = scores.shape[-1]
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab):
+        raise ValueError(f"previous_ids holds ids outside 0..{vocab - 1} (the vocabulary).")
+    rows = scores.reshape(-1, vocab).copy()
+    for row, seen in zip(rows, ids.reshape(len(rows), -1), strict=True):
+        seen = np.unique(seen)
+        picked = row[seen]
+        row[seen] = np.where(picked < 0, picked * penalty, picked / penalty)
+    return rows.reshape(scores.shape)
+
+
 def greedy_next_token(logits):
     """The most likely token of each row: argmax over the last axis.
 

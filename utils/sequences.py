@@ -313,10 +313,19 @@ def _prefix_ids(model, prefix) -> np.ndarray:
             )
     if ids.size == 0:
         raise ValueError(
-            "prefix is empty; start from the start-of-sentence token, e.g. '<s>' "
-            "(model.bos_id), to generate a sentence from scratch."
+            f"prefix is empty; start from the start-of-text token, {_bos_text(model)} "
+            "(model.bos_id), to generate a text from scratch."
         )
     return ids.astype(np.int64)
+
+
+def _bos_text(model) -> str:
+    """The model's own start token, as text, for error messages ('<s>', '<|endoftext|>')."""
+    bos, vocab = getattr(model, "bos_id", None), getattr(model, "vocab", None)
+    try:
+        return repr(vocab[bos])
+    except (TypeError, IndexError, KeyError):
+        return "the model's start token"
 
 
 def _eos(model, eos):
