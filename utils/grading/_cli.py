@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="wall-clock limit per call of an answer on one case (default: --timeout / 20, "
-        "at least 3); checking the answers gets this times the number of cases",
+        help="CPU seconds per call of an answer on one case, twice that in wall time "
+        "(default: --timeout / 20, at least the 3 s that the learner's check() allows); "
+        "checking the answers gets this times the number of cases",
     )
     parser.add_argument(
         "--unconfined",
@@ -165,6 +166,7 @@ def _run(arguments) -> int:
     seed = _seed(arguments)
 
     from utils import exercises
+    from utils.checks import CASE_TIME_LIMIT_SECONDS
     from utils.grading._discover import (
         Submission,
         find_submissions,
@@ -178,7 +180,9 @@ def _run(arguments) -> int:
 
     begin = time.monotonic()
     course_root = str(Path(exercises.__file__).resolve().parents[2])
-    case_seconds = arguments.case_timeout or max(3.0, arguments.timeout / 20)
+    # The default equals check()'s own per-case limit, so an answer that passes in the
+    # notebook is never cut short here.
+    case_seconds = arguments.case_timeout or max(CASE_TIME_LIMIT_SECONDS, arguments.timeout / 20)
     if arguments.unconfined:
         _warn(
             "--unconfined: submissions run WITHOUT a sandbox, as your own user. A submission "
