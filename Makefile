@@ -54,7 +54,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 FORCE:
 
 lab: $(STAMP)
-	$(BIN)/python -m jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	$(BIN)/python -m jupyterlab --ServerApp.root_dir="$(CURDIR)" \
 	  --ServerApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
 	  $(ROOT_FLAG) $(LAB_ARGS)
 
