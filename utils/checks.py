@@ -1351,10 +1351,11 @@ def _run_with_time_limit(answer, exercise: Exercise, case: Case, seconds: float)
     afterwards. Elsewhere (a thread, a platform without setitimer) the case
     runs without a limit. The alarm repeats every 0.1 s until the answer
     gives up, so an answer that catches the first one is still stopped.
-    Not stopped from inside the kernel: a single long NumPy call (interrupted
-    only when it returns to Python) and a loop whose bare `except:` swallows
-    every alarm (the learner interrupts the kernel); the grader, which runs
-    each submission in its own process, stops those too.
+    This is check's fallback where fork is unavailable, and the limit the
+    grader's child and the catalogue use in-process. It cannot stop a single
+    long NumPy call (interrupted only when it returns to Python) nor a loop
+    whose bare `except:` swallows every alarm; check's forked child and the
+    grader, which runs each submission in its own process, stop both.
     """
     if (
         not hasattr(signal, "setitimer")
