@@ -996,3 +996,44 @@ def test_a_diagnosis_can_be_required_to_hold_on_every_failing_case():
     assert [case.message for case in wobbly.cases] == [plain, plain]
     assert run(strict, lambda scores: len(scores) - 1).cases[1].message == "you took the last"
     assert run(strict, lambda scores: 0).message.startswith('case "middle": you took the first')
+
+
+def test_a_consistent_diagnosis_names_the_mistake_common_to_every_case_and_no_passed_one():
+    def criteria(case):
+        (scores,) = case.args
+        return [("the smallest", int(np.argmin(scores))), ("the last", len(scores) - 1)]
+
+    def diagnose(case, expected, got):
+        return [message for message, row in criteria(case) if int(got) == row] or None
+
+    spec = Exercise(
+        id="99.pick",
+        title="Pick",
+        points=1,
+        answer_name="pick",
+        kind="function",
+        reference=lambda scores: np.argmax(scores),
+        visible_cases=(
+            Case(args=(np.array([5.0, 2.0, 0.0]),), label="smallest is last"),
+            Case(args=(np.array([5.0, 0.0, 2.0]),), label="smallest in the middle"),
+            Case(args=(np.array([0.0, 5.0, 1.0]),), label="largest in the middle"),
+        ),
+        diagnose=diagnose,
+        consistent_diagnosis=True,
+        differing_mistakes=lambda case: [
+            message for message, row in criteria(case) if row != np.argmax(case.args[0])
+        ],
+    )
+    # On the first case both mistakes coincide: the other cases tell them apart.
+    smallest = run(spec, lambda scores: int(np.argmin(scores)))
+    assert [case.message for case in smallest.cases] == ["the smallest"] * 3
+    last = run(spec, lambda scores: len(scores) - 1)
+    assert last.cases[0].message == "the last"
+    # An answer that is "the last" on the first two cases but passes a case where the last
+    # row is wrong is not that mistake: the plain message.
+    plain = "the result differs from the reference."
+    sometimes = run(spec, lambda scores: 1 if scores[1] == 5.0 else 2)
+    assert sometimes.cases[2].status == "passed"
+    assert [case.message for case in sometimes.cases[:2]] == [plain, plain]
+    without = Exercise(**{**spec.__dict__, "differing_mistakes": None})
+    assert run(without, lambda scores: 1 if scores[1] == 5.0 else 2).cases[0].message == "the last"

@@ -466,7 +466,7 @@ def evaluate(
     reports = [
         CaseReport(_label(case, index, exercise), verdict.status, message)
         for index, (case, verdict, message) in enumerate(
-            zip(cases, judged, _confirmed_messages(exercise, judged), strict=True)
+            zip(cases, judged, _confirmed_messages(exercise, cases, judged), strict=True)
         )
     ]
     passed = sum(report.status == "passed" for report in reports)
@@ -529,30 +529,55 @@ def _passed_message(exercise, total, cases, outcomes) -> str:
     return message
 
 
-def _confirmed_messages(exercise: Exercise, judged: list) -> list[str]:
+def _confirmed_messages(exercise: Exercise, cases, judged: list) -> list[str]:
     """Each case's message; with `consistent_diagnosis`, an exercise diagnosis is kept
-    only when no other failing case named a different mistake (a constant answer
-    matches some mistake on one case by coincidence, a real mistake on all of them)."""
+    only when every failing case its diagnose looked at names that same mistake among
+    the ones it matches there (a constant answer matches some mistake on one case by
+    coincidence, a real mistake on all of them); otherwise the plain message."""
     if not exercise.consistent_diagnosis:
         return [verdict.message for verdict in judged]
-    named = [verdict.specific for verdict in judged if verdict.status == "failed"]
+    looked = [v for v in judged if v.status == "failed" and v.diagnosed]
+    common = set(looked[0].candidates) if looked else set()
+    for verdict in looked[1:]:
+        common &= set(verdict.candidates)
+    if exercise.differing_mistakes is not None and common:
+        # A mistake that would have failed a case the answer passes is not its mistake.
+        for case, verdict in zip(cases, judged, strict=True):
+            if verdict.status == "passed":
+                common -= set(_quiet_messages(exercise.differing_mistakes, case))
     messages = []
     for verdict in judged:
-        others = [m for m in named if m != verdict.specific]
-        confirmed = verdict.specific and not others
-        messages.append(verdict.message if confirmed or not verdict.specific else verdict.plain)
+        if not verdict.specific:
+            messages.append(verdict.message)
+            continue
+        named = next((c for c in verdict.candidates if c in common), "")
+        messages.append(
+            verdict.message.replace(verdict.specific, named, 1) if named else verdict.plain
+        )
     return messages
+
+
+def _quiet_messages(function, case) -> tuple[str, ...]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tuple(str(m) for m in function(case))
+    except Exception:  # a spec helper that cannot read this case names no mistake
+        return ()
 
 
 @dataclass(frozen=True)
 class _Verdict:
     """One case judged: status and message; `specific` is the exercise's own diagnosis
-    when it gave the message, `plain` the message without it."""
+    when it gave the message, `plain` the message without it; `candidates` every
+    mistake the diagnose matched (specific first); `diagnosed`: the diagnose ran."""
 
     status: str
     message: str
     specific: str = ""
     plain: str = ""
+    candidates: tuple[str, ...] = ()
+    diagnosed: bool = False
 
 
 def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> _Verdict:
@@ -570,10 +595,11 @@ def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> _Verdict:
     problem = _difference(
         expected, outcome.value, outcome.value_type, subject, exercise, outcome, case
     )
-    specific, plain = "", ""
+    specific, plain, candidates, diagnosed = "", "", (), False
     if problem is not None and problem[0] != "type":
         # The exercise's own diagnosis knows its typical mistakes best.
-        specific = _exercise_diagnosis(exercise, case, expected, outcome.value) or ""
+        candidates = _exercise_diagnosis(exercise, case, expected, outcome.value)
+        specific, diagnosed = (candidates[0] if candidates else ""), True
         if specific:
             plain = _with_warning(_with_modified(problem[1], outcome), outcome)
             problem = ("specific", specific)
@@ -588,7 +614,8 @@ def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> _Verdict:
         problem = ("modified", _modified_message(outcome))
     if problem is None:
         return _Verdict("passed", "")
-    return _Verdict("failed", _with_warning(problem[1], outcome), specific, plain)
+    message = _with_warning(problem[1], outcome)
+    return _Verdict("failed", message, specific, plain, candidates, diagnosed)
 
 
 def _with_warning(message: str, outcome: CaseOutcome) -> str:
@@ -1014,16 +1041,20 @@ def _exp_facts(case: Case) -> list[str]:
 # --- Diagnostics for answers whose numbers are off ---------------------------
 
 
-def _exercise_diagnosis(exercise, case, expected, got) -> str | None:
+def _exercise_diagnosis(exercise, case, expected, got) -> tuple[str, ...]:
+    """The messages of the exercise's diagnose: one, or every mistake that gives this
+    answer on this case (a diagnose may return a list, the preferred one first)."""
     if exercise.diagnose is None:
-        return None
+        return ()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             message = exercise.diagnose(case, expected, got)
     except Exception:  # a diagnose that cannot read this answer has nothing to say
-        return None
-    return str(message) if message else None
+        return ()
+    if isinstance(message, (list, tuple)):
+        return tuple(dict.fromkeys(str(m) for m in message if m))
+    return (str(message),) if message else ()
 
 
 def _diagnose_values(exercise, case, expected, outcome, fallback: str) -> str:
@@ -1320,10 +1351,11 @@ def _run_with_time_limit(answer, exercise: Exercise, case: Case, seconds: float)
     afterwards. Elsewhere (a thread, a platform without setitimer) the case
     runs without a limit. The alarm repeats every 0.1 s until the answer
     gives up, so an answer that catches the first one is still stopped.
-    Not stopped from inside the kernel: a single long NumPy call (interrupted
-    only when it returns to Python) and a loop whose bare `except:` swallows
-    every alarm (the learner interrupts the kernel); the grader, which runs
-    each submission in its own process, stops those too.
+    This is check's fallback where fork is unavailable, and the limit the
+    grader's child and the catalogue use in-process. It cannot stop a single
+    long NumPy call (interrupted only when it returns to Python) nor a loop
+    whose bare `except:` swallows every alarm; check's forked child and the
+    grader, which runs each submission in its own process, stop both.
     """
     if (
         not hasattr(signal, "setitimer")

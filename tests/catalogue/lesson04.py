@@ -212,6 +212,42 @@ WRONG = [
         """,
         diagnosis="expected a string",
     ),
+    Wrong(
+        "04.most_likely_next_word",
+        "always word 0 of vocab, with its own probability (no mistake to name)",
+        source="""
+        import numpy as np
+        import utils
+
+        def most_likely_next_word(logits, vocab):
+            return vocab[0], float(utils.softmax(np.asarray(logits, dtype=float))[0])
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "04.most_likely_next_word",
+        "always word 1 of vocab, with its own probability (no mistake to name)",
+        source="""
+        import numpy as np
+        import utils
+
+        def most_likely_next_word(logits, vocab):
+            return vocab[1], float(utils.softmax(np.asarray(logits, dtype=float))[1])
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "04.most_likely_next_word",
+        "always word 2 of vocab, with its own probability (no mistake to name)",
+        source="""
+        import numpy as np
+        import utils
+
+        def most_likely_next_word(logits, vocab):
+            return vocab[2], float(utils.softmax(np.asarray(logits, dtype=float))[2])
+        """,
+        diagnosis=None,
+    ),
     # --- 04.kl_learned_vs_true ---------------------------------------------------------------
     Wrong(
         "04.kl_learned_vs_true",

@@ -359,6 +359,42 @@ WRONG = [
         """,
         diagnosis="added the probabilities",
     ),
+    Wrong(
+        "06.best_sequence",
+        "hard-coded ids (0, 1, 2) scored by the model (no search, no mistake to name)",
+        source="""
+        import numpy as np
+
+        def best_sequence(first, second, third):
+            a, b, c = (0, 1, 2)
+            return np.array([a, b, c]), float(np.log(first[a] * second[a, b] * third[a, b, c]))
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "06.best_sequence",
+        "hard-coded ids (1, 0, 0) scored by the model (no search, no mistake to name)",
+        source="""
+        import numpy as np
+
+        def best_sequence(first, second, third):
+            a, b, c = (1, 0, 0)
+            return np.array([a, b, c]), float(np.log(first[a] * second[a, b] * third[a, b, c]))
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "06.best_sequence",
+        "hard-coded ids (0, 0, 0) scored by the model (no search, no mistake to name)",
+        source="""
+        import numpy as np
+
+        def best_sequence(first, second, third):
+            a, b, c = (0, 0, 0)
+            return np.array([a, b, c]), float(np.log(first[a] * second[a, b] * third[a, b, c]))
+        """,
+        diagnosis=None,
+    ),
 ]
 
 WRONG.append(

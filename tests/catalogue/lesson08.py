@@ -369,6 +369,42 @@ WRONG = [
         """,
         diagnosis="two top probabilities",
     ),
+    Wrong(
+        "08.most_confident_context",
+        "a hard-coded row 0 (coincides with some criterion on one case, no mistake)",
+        source="""
+        def most_confident_context(logits):
+            return 0
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "08.most_confident_context",
+        "a hard-coded row 1 (coincides with some criterion on one case, no mistake)",
+        source="""
+        def most_confident_context(logits):
+            return 1
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "08.most_confident_context",
+        "a hard-coded row 2 (coincides with some criterion on one case, no mistake)",
+        source="""
+        def most_confident_context(logits):
+            return 2
+        """,
+        diagnosis=None,
+    ),
+    Wrong(
+        "08.most_confident_context",
+        "a hard-coded row 3 (coincides with some criterion on one case, no mistake)",
+        source="""
+        def most_confident_context(logits):
+            return 3
+        """,
+        diagnosis=None,
+    ),
     # --- 08.log_probs_fp16 -------------------------------------------------------------------
     Wrong(
         "08.log_probs_fp16",

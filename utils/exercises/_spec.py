@@ -82,7 +82,11 @@ class Exercise:
 
     With `consistent_diagnosis=True`, a `diagnose` message is shown only when
     no other failing case of the same answer named a different mistake (for
-    answers such as an index, which a constant matches by coincidence).
+    answers such as an index, which a constant matches by coincidence). A
+    diagnose may then return every message that matches on the case, and
+    `differing_mistakes(case)` may list the messages of the mistakes whose
+    output differs from the reference on a case: a mistake that would fail a
+    case the answer passes is not named either.
 
     `hints` are one to three tiers, from the idea ("only differences of
     scores matter") to the approach ("subtract each row's maximum before
@@ -109,6 +113,7 @@ class Exercise:
     input_scale: Callable | None = None
     axis_of_reference: int | None = None
     consistent_diagnosis: bool = False
+    differing_mistakes: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):

@@ -244,21 +244,10 @@ def _most_likely_diagnose(case: Case, expected, got) -> str | None:
         own = probs[list(vocab).index(word)]
         if not any(_close(number, value, rtol=1e-6) for value in (probs[best], own)):
             return None
-        tied = [vocab[i] for i in np.flatnonzero(scores == scores[best])]
-        if word in tied:
-            return (
-                "several words tie for the top score and you returned a later one; return "
-                "the tied word that comes first in `vocab` (as np.argmax does)."
-            )
-        if word == vocab[int(np.argmin(scores))]:
-            return "you picked the least likely word; the most likely one has the largest score."
-        near = [vocab[i] for i in (best - 1, best + 1) if 0 <= i < len(vocab)]
-        if word in near:
-            return (
-                "the word is the neighbour of the right one in `vocab`: the position of the "
-                "largest score is already the word's index, without adding or subtracting 1."
-            )
-        return None
+        # Every mistake that picks this word: on a small case several coincide, and
+        # check names the one that also explains the answer's other cases.
+        matched = [m for m, words in _word_mistakes(case) if word in words]
+        return matched or None
     if _close(number, scores[best]):
         return (
             "the number is the largest score (a logit), not a probability; apply the "
@@ -272,6 +261,29 @@ def _most_likely_diagnose(case: Case, expected, got) -> str | None:
             "denominator sums over the whole vocabulary."
         )
     return None
+
+
+def _word_mistakes(case: Case) -> list[tuple[str, set]]:
+    """(message, the words that mistake returns instead of the right one) on this case."""
+    logits, vocab = case.args
+    scores = np.asarray(logits, dtype=np.float64)
+    best = int(np.argmax(scores))
+    tied = {vocab[i] for i in np.flatnonzero(scores == scores[best])} - {vocab[best]}
+    least = {vocab[int(np.argmin(scores))]} - {vocab[best]}
+    near = {vocab[i] for i in (best - 1, best + 1) if 0 <= i < len(vocab)} - {vocab[best]}
+    return [
+        (
+            "several words tie for the top score and you returned a later one; return "
+            "the tied word that comes first in `vocab` (as np.argmax does).",
+            tied,
+        ),
+        ("you picked the least likely word; the most likely one has the largest score.", least),
+        (
+            "the word is the neighbour of the right one in `vocab`: the position of the "
+            "largest score is already the word's index, without adding or subtracting 1.",
+            near,
+        ),
+    ]
 
 
 MOST_LIKELY_NEXT_WORD = Exercise(
@@ -301,6 +313,8 @@ MOST_LIKELY_NEXT_WORD = Exercise(
     rtol=1e-7,
     atol=1e-12,
     diagnose=_most_likely_diagnose,
+    consistent_diagnosis=True,
+    differing_mistakes=lambda case: [m for m, words in _word_mistakes(case) if words],
     hints=(
         "The softmax keeps the order of the scores: the most likely word is the one with "
         "the largest score, but its probability depends on every score.",

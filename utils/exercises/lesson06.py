@@ -561,48 +561,71 @@ def _best_diagnose(case: Case, expected, got) -> str | None:
         ]
         if not any(np.isclose(number, value) for value in misaligned_scores):
             return None
+    # Every search mistake that finds these ids: on a small case several coincide, and
+    # check names the one that also explains the answer's other cases.
+    matched = [message for message, wrong in _best_mistakes(case) if np.array_equal(ids, wrong)]
+    return matched or None
+
+
+def _best_mistakes(case: Case) -> list[tuple[str, np.ndarray]]:
+    """(message, the ids that mistake finds) for each search mistake on this case."""
+    first, second, third = (np.asarray(table, dtype=np.float64) for table in case.args)
+    mistakes = []
     vocab = len(first)
     if vocab > 3:
         restricted = _joint_log_probs(first[:3], second[:3, :3], third[:3, :3, :3])
-        first_three = np.unravel_index(int(np.argmax(restricted)), restricted.shape)
-        if np.array_equal(ids, first_three):
-            return (
-                f"that is the best sequence among the first 3 tokens only; this model has "
-                f"{vocab}: let the search run over every token id (len(first)), not a fixed 3."
+        mistakes.append(
+            (
+                "that is the best sequence among the first 3 tokens only; this model has "
+                "more: let the search run over every token id (len(first)), not a fixed 3.",
+                np.unravel_index(int(np.argmax(restricted)), restricted.shape),
             )
+        )
     added = first[:, None, None] + second[:, :, None] + third
-    if np.array_equal(ids, np.unravel_index(int(np.argmax(added)), added.shape)):
-        return (
+    mistakes.append(
+        (
             "that sequence maximizes the sum of the steps' probabilities; the probability "
             "of a sequence is their product (the sum of their logs): you added the "
-            "probabilities."
+            "probabilities.",
+            np.unravel_index(int(np.argmax(added)), added.shape),
         )
+    )
     with np.errstate(divide="ignore"):
         logs = [np.log(table) for table in (first, second, third)]
     for misaligned in (
         logs[0][None, None, :] + logs[1][None, :, :] + logs[2],
         logs[0][:, None, None] + logs[1][None, :, :] + logs[2],
     ):
-        wrong_ids = np.unravel_index(int(np.argmax(misaligned)), misaligned.shape)
-        if np.array_equal(ids, wrong_ids) and not np.array_equal(ids, expected_ids):
-            return (
-                "the three tables are broadcast along the wrong axes: first[a] must vary along "
-                "axis 0 of the table, second[a, b] along axes 0 and 1, third[a, b, c] along "
-                "all three."
+        mistakes.append(
+            (
+                "the three tables are broadcast along the wrong axes: first[a] must vary "
+                "along axis 0 of the table, second[a, b] along axes 0 and 1, third[a, b, c] "
+                "along all three.",
+                np.unravel_index(int(np.argmax(misaligned)), misaligned.shape),
             )
-    greedy = greedy_sequence(first, second, third)
-    if np.array_equal(ids, greedy):
-        return (
-            "that is the greedy sequence (the most likely token at each step); the most "
-            "likely sequence may start with a less likely token: score every sequence."
         )
+    mistakes.append(
+        (
+            "that is the greedy sequence (the most likely token at each step); the most "
+            "likely sequence may start with a less likely token: score every sequence.",
+            greedy_sequence(first, second, third),
+        )
+    )
     for width in (2, 3):
-        if width < len(first) and np.array_equal(ids, _beam_sequence(first, second, third, width)):
-            return (
-                f"that is what a beam search of width {width} finds; beam search can miss the "
-                "best sequence too: score all vocab ** 3 sequences."
+        if width < vocab:
+            mistakes.append(
+                (
+                    f"that is what a beam search of width {width} finds; beam search can miss "
+                    "the best sequence too: score all vocab ** 3 sequences.",
+                    _beam_sequence(first, second, third, width),
+                )
             )
-    return None
+    return [(message, np.asarray(ids).ravel()) for message, ids in mistakes]
+
+
+def _best_differing(case: Case) -> list[str]:
+    expected_ids = np.asarray(best_sequence_reference(*case.args)[0]).ravel()
+    return [m for m, ids in _best_mistakes(case) if not np.array_equal(ids, expected_ids)]
 
 
 BEST_SEQUENCE = Exercise(
@@ -617,6 +640,8 @@ BEST_SEQUENCE = Exercise(
     rtol=1e-9,
     atol=1e-12,
     diagnose=_best_diagnose,
+    consistent_diagnosis=True,
+    differing_mistakes=_best_differing,
     hints=(
         "A sequence's probability is the product of its three steps' probabilities; the "
         "best sequence is the one whose product (or sum of logs) is largest, and only "

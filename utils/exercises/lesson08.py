@@ -500,12 +500,9 @@ def _confidence_hidden(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _confidence_diagnose(case: Case, expected, got) -> str | None:
+def _confidence_mistakes(case: Case) -> list[tuple[str, int]]:
+    """(message, the row that mistake returns) for each criterion of confidence."""
     logits = np.asarray(case.args[0], dtype=np.float64)
-    try:
-        index = int(np.asarray(got))
-    except (TypeError, ValueError):
-        return None
     probs = softmax(logits, axis=-1)
     entropy = -np.sum(probs * log_softmax(logits, axis=-1), axis=-1, where=probs > 0)
     top_two = np.sort(logits, axis=-1)[:, -2:]
@@ -549,6 +546,16 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
             "compares the top probability itself, and a large gap can sit under a small top.",
         ),
     ]
+    return [(message, int(row)) for row, message in criteria if int(row) >= 0]
+
+
+def _confidence_diagnose(case: Case, expected, got) -> str | list[str] | None:
+    logits = np.asarray(case.args[0], dtype=np.float64)
+    try:
+        index = int(np.asarray(got))
+    except (TypeError, ValueError):
+        return None
+    probs = softmax(logits, axis=-1)
     if 0 <= index < logits.shape[0] and index != int(expected):
         top = probs.max(axis=-1)
         if np.isclose(top[index], top[int(expected)], rtol=1e-12, atol=0.0):
@@ -556,9 +563,12 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
                 "several contexts tie for the highest top probability and you returned a "
                 "later one; return the first (as np.argmax does)."
             )
-    for row, message in criteria:
-        if index == int(row) and index != int(expected):
-            return message
+    # Every criterion that picks this row: on a small case several coincide, and
+    # check names the one that also explains the answer's other cases.
+    criteria = _confidence_mistakes(case)
+    matched = [m for m, row in criteria if index == row and index != int(expected)]
+    if matched:
+        return matched
     if 0 <= index < logits.shape[1] and index >= logits.shape[0]:
         return "the answer is a context (row) index, not a token id."
     return None
@@ -574,6 +584,12 @@ MOST_CONFIDENT_CONTEXT = Exercise(
     visible_cases=_CONFIDENCE_CASES,
     hidden_cases=_confidence_hidden,
     diagnose=_confidence_diagnose,
+    consistent_diagnosis=True,
+    differing_mistakes=lambda case: [
+        message
+        for message, row in _confidence_mistakes(case)
+        if row != most_confident_context_reference(case.args[0])
+    ],
     hints=(
         "Confidence is a probability: how likely the context's most likely next token is. "
         "Raw logits of different contexts cannot be compared.",
