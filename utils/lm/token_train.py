@@ -36,10 +36,8 @@ file's bytes depend only on `TokenTrainingConfig` (`--check` compares them).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
-import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -47,7 +45,13 @@ import numpy as np
 
 from utils.lm import grammar
 from utils.lm.token_truth import TokenTruth
-from utils.lm.train import _as_scaled_integers, _bits_for, _exp_nonpositive, _row_sums
+from utils.lm.train import (
+    _as_scaled_integers,
+    _bits_for,
+    _exp_nonpositive,
+    _row_sums,
+    npz_bytes,
+)
 from utils.tokenizer import BPETokenizer, train_bpe
 
 __all__ = [
@@ -438,14 +442,7 @@ def weights_file_bytes(parameters: dict, metadata: dict) -> bytes:
     """The .npz as bytes: uncompressed, fixed timestamps: equal inputs, equal bytes."""
     arrays = {name: np.ascontiguousarray(parameters[name], dtype="<f4") for name in parameters}
     arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            with archive.open(info, "w") as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
-    return buffer.getvalue()
+    return npz_bytes(arrays)
 
 
 # --- the report ----------------------------------------------------------------------------------

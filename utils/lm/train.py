@@ -317,6 +317,11 @@ def weights_file_bytes(parameters: dict, metadata: dict) -> bytes:
     arrays = {name: np.ascontiguousarray(parameters[name], dtype="<f8") for name in PARAMETER_NAMES}
     arrays["vocab"] = np.array(corpus.VOCAB)
     arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
+    return npz_bytes(arrays)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An uncompressed .npz of `arrays` (in their order) with fixed timestamps, as bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
