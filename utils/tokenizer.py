@@ -242,20 +242,7 @@ class BPETokenizer:
             rank, _ = min(ranked)
             if rank == len(self._ranks):
                 break
-            left, right = self.merges[rank]
-            merged, index = [], 0
-            while index < len(symbols):  # every occurrence, left to right
-                if (
-                    index + 1 < len(symbols)
-                    and symbols[index] == left
-                    and symbols[index + 1] == right
-                ):
-                    merged.append(left + right)
-                    index += 2
-                else:
-                    merged.append(symbols[index])
-                    index += 1
-            symbols = merged
+            symbols = _merge_pair(symbols, *self.merges[rank])
         return tuple(self._ids[symbol] for symbol in symbols)
 
     def encode(self, text: str) -> list[int]:
@@ -491,22 +478,26 @@ def train_bpe(texts: Iterable[str] | Counter, vocab_size: int) -> BPETokenizer:
         merges.append(best)
         left, right = best
         for index, symbols in enumerate(words):
-            if len(symbols) < 2:
-                continue
-            merged, position = [], 0
-            while position < len(symbols):
-                if (
-                    position + 1 < len(symbols)
-                    and symbols[position] == left
-                    and symbols[position + 1] == right
-                ):
-                    merged.append(left + right)
-                    position += 2
-                else:
-                    merged.append(symbols[position])
-                    position += 1
-            words[index] = merged
+            if len(symbols) >= 2:
+                words[index] = _merge_pair(symbols, left, right)
     return BPETokenizer(merges)
+
+
+def _merge_pair(symbols: list[str], left: str, right: str) -> list[str]:
+    """`symbols` with every occurrence of the pair (left, right) merged, left to right."""
+    merged, position = [], 0
+    while position < len(symbols):
+        if (
+            position + 1 < len(symbols)
+            and symbols[position] == left
+            and symbols[position + 1] == right
+        ):
+            merged.append(left + right)
+            position += 2
+        else:
+            merged.append(symbols[position])
+            position += 1
+    return merged
 
 
 @functools.lru_cache(maxsize=4)
