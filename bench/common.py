@@ -14,25 +14,39 @@ import time
 import tracemalloc
 
 
-def median_seconds(*functions, blocks: int = 7, calls: int = 15) -> list[float]:
-    """Wall time of one call of each function: the lowest of its per-block medians.
+def median_seconds(
+    *functions, blocks: int = 7, calls: int = 15, clock=time.perf_counter, min_sample=0.0
+) -> list[float]:
+    """Time of one call of each function: the lowest of its per-block medians.
 
-    Each function runs `calls` times in a row (its steady state: the memory
+    Each function runs `calls` samples in a row (its steady state: the memory
     allocator then serves it as it would in a loop of real use), and these
     runs alternate between the functions `blocks` times, so that a slow
     spell of a shared machine hits all of them alike. The median of a block
     ignores a few preempted calls; the lowest block median ignores a block
-    spent competing with other processes for the cores.
+    spent competing with other processes for the cores. A sample is one call,
+    or as many calls in a row as take `min_sample` seconds (so that calls of
+    a few microseconds are not lost in the clock's own cost), divided out.
+    `clock=time.process_time` measures the CPU time of this process (all its
+    threads): on a machine shared with other busy processes, the time spent
+    waiting for a core does not count.
     """
+    repeats = []
+    for function in functions:
+        begin = clock()
+        function()
+        once = max(clock() - begin, 1e-7)
+        repeats.append(max(1, round(min_sample / once)) if min_sample else 1)
     times: list[list[float]] = [[] for _ in functions]
     for _ in range(blocks):
-        for function, block_medians in zip(functions, times, strict=True):
+        for function, repeat, block_medians in zip(functions, repeats, times, strict=True):
             function()  # settle the allocator and caches for this function
             samples = []
             for _ in range(calls):
-                begin = time.perf_counter()
-                function()
-                samples.append(time.perf_counter() - begin)
+                begin = clock()
+                for _ in range(repeat):
+                    function()
+                samples.append((clock() - begin) / repeat)
             block_medians.append(statistics.median(samples))
     return [min(block_medians) for block_medians in times]
 

@@ -86,19 +86,35 @@ def test_float16_logits_are_scored_in_float32():
     np.testing.assert_allclose(result, scipy_token_log_probs(logits, ids), rtol=1e-5, atol=1e-5)
 
 
-def test_no_log_softmax_the_size_of_the_logits_is_built():
-    logits = np.random.default_rng(3).normal(0, 4.5, size=(16, 64, 50257)).astype(np.float32)
-    ids = np.zeros((16, 64), dtype=np.int64)
-    mask = np.arange(64) < np.arange(20, 64, 2.75)[:16, None]  # ragged lengths
+def _peak_extra_bytes(function) -> int:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        sequence_log_prob(logits, ids, mask=mask)
-        peak = tracemalloc.get_traced_memory()[1] - before
+        function()
+        return tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize("view", ["whole", "logits[:, :-1]", "reversed batch"])
+def test_no_log_softmax_the_size_of_the_logits_is_built(view):
+    # logits[:, :-1] (a causal LM's scores of ids[:, 1:]) cannot be reshaped to
+    # (positions, vocab) without a copy: it must still not be copied.
+    logits = np.random.default_rng(3).normal(0, 4.5, size=(8, 65, 50257)).astype(np.float32)
+    ids = np.random.default_rng(4).integers(0, 50257, size=(8, 65))
+    mask = np.arange(65) < np.arange(20, 65, 5.5)[:8, None]  # ragged lengths
+    if view == "logits[:, :-1]":
+        logits, ids, mask = logits[:, :-1], ids[:, 1:], mask[:, 1:]
+    elif view == "reversed batch":
+        logits, ids, mask = logits[::-1, :-1], ids[::-1, 1:], mask[::-1, 1:]
+    assert view == "whole" or not logits.flags.c_contiguous
+    peak = _peak_extra_bytes(lambda: sequence_log_prob(logits, ids, mask=mask))
     assert peak < 0.02 * logits.nbytes, f"peak extra memory {peak} bytes"
+    expected = sequence_log_prob(np.ascontiguousarray(logits), ids, mask=mask)
+    np.testing.assert_allclose(sequence_log_prob(logits, ids, mask=mask), expected, rtol=1e-6)
+    reference = np.where(mask[:2], scipy_token_log_probs(logits[:2], ids[:2]), 0).sum(-1)
+    np.testing.assert_allclose(expected[:2], reference, rtol=1e-5)
 
 
 def test_impossible_tokens_score_minus_inf_without_warnings():

@@ -110,31 +110,56 @@ def _describe_bad_row(row: np.ndarray) -> str:
     return "are all -inf (no token is possible there)"
 
 
-def _position_logsumexp(rows: np.ndarray, selected: np.ndarray, compute, batch_shape) -> np.ndarray:
-    """logsumexp of each selected row of a (positions, vocab) array.
+def _row_pieces(scores: np.ndarray):
+    """(first position, (positions, vocab) view) pieces that cover `scores` in order.
+
+    One piece, a reshape, when that needs no copy; otherwise (a slice such as
+    ``logits[:, :-1]``, whose rows do not follow each other in memory from one
+    sequence to the next) one piece per index of the leading axes that must be
+    iterated over. Never a copy of the logits.
+    """
+    lead = scores.shape[:-1]
+    for outer in range(len(lead) + 1):
+        inner = math.prod(lead[outer:])
+        try:
+            pieces = [
+                np.reshape(scores[index], (inner, scores.shape[-1]), copy=False)
+                for index in np.ndindex(lead[:outer])
+            ]
+        except ValueError:  # (this many leading axes still need a copy)
+            continue
+        return [(number * inner, piece) for number, piece in enumerate(pieces)]
+    raise AssertionError("unreachable: a single row always reshapes without a copy")
+
+
+def _position_logsumexp(scores: np.ndarray, selected: np.ndarray, compute, batch_shape):
+    """logsumexp of each selected position of a (..., vocab) array, flat.
 
     Runs of consecutive selected rows are passed to `logsumexp` as views, a
-    few rows at a time, so nothing the size of `rows` is allocated (float16
+    few rows at a time, so nothing the size of `scores` is allocated (float16
     rows are converted to float32 one chunk at a time).
     """
-    result = np.zeros(len(rows), dtype=compute)
-    step = max(1, _CHUNK_ENTRIES // rows.shape[1])
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], selected, [False]]).astype(np.int8)))
-    for run_start, run_stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        for start in range(run_start, run_stop, step):
-            stop = min(start + step, run_stop)
-            chunk = rows[start:stop]
-            try:
-                result[start:stop] = logsumexp(chunk.astype(compute, copy=False), axis=-1)
-            except ValueError:
-                # The row maximum is NaN, +inf or -inf exactly for the unusable rows.
-                bad = int(np.flatnonzero(~np.isfinite(np.max(chunk, axis=-1)))[0])
-                where = np.unravel_index(start + bad, batch_shape)
-                raise ValueError(
-                    f"logits at position {tuple(int(i) for i in where)} "
-                    f"{_describe_bad_row(chunk[bad])}; mask that position out or fix the "
-                    "scores that produced it."
-                ) from None
+    result = np.zeros(selected.size, dtype=compute)
+    step = max(1, _CHUNK_ENTRIES // scores.shape[-1])
+    for offset, rows in _row_pieces(scores):
+        chosen = selected[offset : offset + len(rows)]
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], chosen, [False]]).astype(np.int8)))
+        for run_start, run_stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            for start in range(run_start, run_stop, step):
+                stop = min(start + step, run_stop)
+                chunk = rows[start:stop]
+                try:
+                    value = logsumexp(chunk.astype(compute, copy=False), axis=-1)
+                except ValueError:
+                    # The row maximum is NaN, +inf or -inf exactly for the unusable rows.
+                    bad = int(np.flatnonzero(~np.isfinite(np.max(chunk, axis=-1)))[0])
+                    where = np.unravel_index(offset + start + bad, batch_shape)
+                    raise ValueError(
+                        f"logits at position {tuple(int(i) for i in where)} "
+                        f"{_describe_bad_row(chunk[bad])}; mask that position out or fix "
+                        "the scores that produced it."
+                    ) from None
+                result[offset + start : offset + stop] = value
     return result
 
 
@@ -176,8 +201,7 @@ def token_log_probs(logits, token_ids, *, mask=None) -> np.ndarray:
         )
     safe_ids = np.where(selected, ids, 0)
     picked = np.take_along_axis(scores, safe_ids[..., None], axis=-1)[..., 0].astype(compute)
-    rows = scores.reshape(-1, vocab)
-    totals = _position_logsumexp(rows, selected.reshape(-1), compute, ids.shape)
+    totals = _position_logsumexp(scores, selected.reshape(-1), compute, ids.shape)
     return np.where(selected, picked - totals.reshape(ids.shape), compute(0))
 
 
