@@ -88,8 +88,36 @@ def test_each_widget_cell_displays_the_widget(executed):
         (output,) = cell.outputs
         assert output["output_type"] == "execute_result"
         assert WIDGET_VIEW in output["data"], name
-        assert output["data"]["text/plain"].endswith(")"), output["data"]["text/plain"]
+        assert output["data"]["text/plain"].splitlines()[0].endswith(")"), name
+        # A static picture of the explorers (the stepper shows none before its first step).
+        assert ("image/png" in output["data"]) == (name not in ("beam", "quiz", "numeric")), name
     assert "application/vnd.jupyter.widget-state+json" in executed.metadata["widgets"]
+
+
+def _html_of(notebook) -> str:
+    from nbconvert import HTMLExporter
+
+    body, _resources = HTMLExporter().from_notebook_node(notebook)
+    return body
+
+
+def test_without_widget_state_html_shows_the_static_pictures_and_text(executed):
+    # What nbviewer (nbconvert) shows of a notebook saved without its widget state: nbconvert
+    # skips a widget view whose model is not in the notebook's metadata and shows the next
+    # mimetype of its priority list instead.
+    notebook = nbformat.from_dict(json.loads(json.dumps(executed)))  # a deep copy
+    del notebook.metadata["widgets"]
+    html = _html_of(notebook)
+    pictures = sum("image/png" in cell.outputs[0]["data"] for cell in executed.cells[1:8])
+    assert pictures == 4
+    assert html.count('src="data:image/png;base64,') == pictures
+    assert "run the notebook to answer it" in html  # the quizzes' text
+    assert "Press Next" in html  # the beam stepper's text before its first step
+    assert WIDGET_VIEW not in html
+    # With the state stored, nbconvert embeds the widget views instead of the pictures.
+    with_state = _html_of(executed)
+    assert WIDGET_VIEW in with_state
+    assert 'src="data:image/png;base64,' not in with_state
 
 
 def test_widgets_react_in_the_kernel(executed):

@@ -118,7 +118,45 @@ def test_ipython_displays_the_widget_when_a_cell_ends_on_the_builder():
     explorer = score_explorer(TOKENS, LOGITS)
     data, _metadata = DisplayFormatter().format(explorer)
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert data["text/plain"] == "ScoreExplorer(tokens=['cat', 'dog', 'bird'])"
+    assert data["text/plain"].splitlines()[0] == "ScoreExplorer(tokens=['cat', 'dog', 'bird'])"
+    assert data["image/png"] == explorer.out.outputs[1]["data"]["image/png"]
+
+
+# A number printed with more digits than this may show the last bits of a vectorized float
+# computation, which differ between CPUs (and nbval compares text/plain).
+LONG_NUMBER = re.compile(r"\d*\.?\d{7,}|\d+\.\d*e", re.IGNORECASE)
+
+
+def test_every_widget_carries_a_static_copy_for_readers_without_a_kernel(model):
+    for css_class, built in all_widgets(model).items():
+        bundle = built._repr_mimebundle_()
+        text = bundle["text/plain"]
+        assert text.splitlines()[0] == repr(built), css_class
+        assert "run the notebook" in text, css_class
+        assert not LONG_NUMBER.search(text), (css_class, LONG_NUMBER.search(text))
+        shown = [record for record in built.out.outputs if "image/png" in record.get("data", {})]
+        if shown:  # the picture the widget shows when displayed, and its text
+            assert bundle["image/png"] == shown[0]["data"]["image/png"], css_class
+            assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG"), css_class
+            assert built.out.outputs[0]["text"].rstrip("\n") in text, css_class
+        else:
+            assert "image/png" not in bundle, css_class
+    assert "image/png" in all_widgets(model)["sampling-lab"]._repr_mimebundle_()
+
+
+def test_a_quiz_shows_its_question_and_options_but_not_the_answer():
+    built = quiz(
+        "Which is flatter?", ["T = 2", "T = 0.5"], "T = 2", ["Right: dividing.", "No: sharper."]
+    )
+    text = built._repr_mimebundle_()["text/plain"]
+    assert "Which is flatter?\n  (a) T = 2\n  (b) T = 0.5\n(pick one answer, then Check)" in text
+    assert "Right" not in text
+    assert "sharper" not in text
+    number = utils.widgets.numeric_quiz("1/4 as a decimal?", 0.25, 0.001, "One quarter.")
+    text = number._repr_mimebundle_()["text/plain"]
+    assert "1/4 as a decimal?\n(type a number, within ±0.001, then Check)" in text
+    assert "0.25" not in text
+    assert "quarter" not in text
 
 
 def test_outputs_are_one_text_record_and_one_png(model):

@@ -239,7 +239,9 @@ def test_explorer_starts_at_step_zero_and_displays_stably():
     assert re.search(r"cat\s+2\.0000\s+0\.6652\s+0\s+0\.6652\n", text), text
     assert "cat, the most probable wrong token, falls the most (by 0.6652)" in text
     bundle = explorer._repr_mimebundle_()
-    assert bundle["text/plain"] == "GradientExplorer(tokens=['cat', 'dog', 'mat'])"
+    assert bundle["text/plain"].splitlines()[0] == "GradientExplorer(tokens=['cat', 'dog', 'mat'])"
+    assert "loss -log p(dog) = 1.4076" in bundle["text/plain"]
+    assert bundle["image/png"] == explorer.out.outputs[1]["data"]["image/png"]
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert "gradient-explorer" in explorer.widget._dom_classes
     assert "course-output" in explorer.out._dom_classes

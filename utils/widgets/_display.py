@@ -71,9 +71,44 @@ class CourseWidget(abc.ABC):
         self.refresh()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
+        """The widget view, with a static copy of what it shows for readers without a kernel.
+
+        A frontend with a live kernel (JupyterLab, Notebook, Voila) shows the
+        widget view. A saved notebook read without its kernel and without a
+        stored widget state (GitHub, nbviewer, `jupyter nbconvert --to html`)
+        cannot: nbconvert then skips the widget view and shows the next
+        mimetype of its priority list, so the bundle also carries the picture
+        of the widget's state when it was displayed (`image/png`, taken from
+        `.out`) and a readable `text/plain` (`static_text`). nbval compares
+        that text, never the PNG: it holds no numbers beyond a few digits.
+        """
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle["text/plain"] = repr(self)
+        bundle["text/plain"] = self.static_text()
+        picture = self.static_picture()
+        if picture is not None:
+            bundle["image/png"] = picture
         return bundle
+
+    def static_picture(self) -> str | None:
+        """The base64 PNG that `.out` shows now (None if it shows no picture)."""
+        for record in self.out.outputs:
+            picture = record.get("data", {}).get("image/png")
+            if picture is not None:
+                return picture
+        return None
+
+    def static_text(self) -> str:
+        """A plain-text copy of the widget for a reader without a kernel: the summary
+        line, a note, and the text `.out` shows now."""
+        shown = "".join(
+            record["text"] if record["output_type"] == "stream" else ""
+            for record in self.out.outputs
+        )
+        note = f"(an interactive {self._kind}: run the notebook to use it"
+        note += "; what it shows at first:)\n" if shown else ")\n"
+        return f"{self!r}\n{note}{shown}".rstrip("\n")
+
+    _kind = "widget"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._summary})"

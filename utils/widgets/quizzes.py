@@ -236,6 +236,17 @@ class Quiz(CourseWidget):
         self.state = {"selected": [], "status": "unanswered", "attempts": 0, "checked": False}
         self.check_button.on_click(self._on_change)
 
+    def static_text(self) -> str:
+        """The question and its options, for a reader without a kernel (no answer given away)."""
+        options = "\n".join(
+            f"  ({chr(ord('a') + index)}) {text}" for index, text in enumerate(self.option_texts)
+        )
+        how = "tick every right answer" if self.multiple else "pick one answer"
+        return (
+            f"{self!r}\n(an interactive quiz: run the notebook to answer it)\n"
+            f"{self.question}\n{options}\n({how}, then Check)"
+        )
+
     def selected_indices(self) -> set[int]:
         if self.multiple:
             return {index for index, box in enumerate(self.checkboxes) if box.value}
@@ -355,8 +366,16 @@ class NumericQuiz(CourseWidget):
             f"{question!r}",
         )
         self.widget.add_class("numeric-quiz")
+        self._tolerance_text = f"{tolerance:g}"
         self.state = {"typed": "", "status": "unanswered", "attempts": 0, "checked": False}
         self.check_button.on_click(self._on_change)
+
+    def static_text(self) -> str:
+        """The question, for a reader without a kernel (no answer given away)."""
+        return (
+            f"{self!r}\n(an interactive quiz: run the notebook to answer it)\n"
+            f"{self.question}\n(type a number, within ±{self._tolerance_text}, then Check)"
+        )
 
     def refresh(self) -> dict:
         """Grade the typed answer and show the feedback (what "Check" does)."""
