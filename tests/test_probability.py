@@ -456,7 +456,12 @@ def test_entropy_bad_input(probs, message):
 # Rows are processed in blocks of about probability._BLOCK_ENTRIES entries, rows
 # longer than that in chunks of columns, and the max-shift is skipped when the row
 # maxima lie in [0, _UNSHIFTED_MAX]: every combination must agree with SciPy.
-BLOCK_SHAPES = [(3, 70_000), (40, 3_000), (1, 200_000), (70_000, 2)]
+# The lessons' shapes take the common-case path (one block, `_one_block`); many short rows
+# take their maxima column by column (`_row_maxima`).
+BLOCK_SHAPES = [
+    (3, 70_000), (40, 3_000), (1, 200_000), (70_000, 2),
+    (2, 3), (4, 1_000), (1_000, 10), (1, 50_257), (64, 8),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("shape", BLOCK_SHAPES, ids=lambda shape: "x".join(map(str, shape)))
@@ -512,4 +517,26 @@ def test_an_error_in_a_later_block_names_its_index_in_the_whole_array(function):
         function(scores)
     scores[33, 4_321] = np.inf
     with pytest.raises(ValueError, match=r"\+inf at index \(33, 4321\)"):
+        function(scores)
+
+
+@pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1_000, 10), (4, 1_000), (7,)], ids=str)
+def test_the_common_case_path_reports_bad_rows_like_the_general_one(function, dtype, shape):
+    # Small C-contiguous arrays along the last axis skip the general path's argument
+    # handling; a bad row must still get the general path's error, with its index.
+    where = tuple(size - 3 for size in shape)
+    for bad, message in [(np.nan, "NaN"), (np.inf, r"\+inf")]:
+        scores = np.zeros(shape, dtype)
+        scores[where] = bad
+        with pytest.raises(
+            ValueError, match=rf"{message} at index \({', '.join(map(str, where))},?\)"
+        ):
+            function(scores)
+        with pytest.raises(ValueError, match=message):  # and the same in another layout
+            function(np.asfortranarray(scores))
+    scores = np.zeros(shape, dtype)
+    scores[where[:-1]] = -np.inf
+    with pytest.raises(ValueError, match="every score is -inf"):
         function(scores)

@@ -223,8 +223,16 @@ def _softmax_into(block, row_max, out, scale):
 
 
 def _log_softmax_into(block, row_max, out, scale, scratch):
-    exponents = _exponents(block, row_max, scale, out)
-    return np.subtract(exponents, np.log(_exp_sums(exponents, None, scratch)), out=out)
+    """Like `_exp_sums`, a chunk of columns at a time: each chunk's shifted scores are
+    written to `out` and exponentiated into `scratch` while still in the cache."""
+    step = scratch.size // len(block)
+    total = 0
+    for start in range(0, block.shape[1], step):
+        columns = slice(start, start + step)
+        exponents = _exponents(block[:, columns], row_max, scale, out[:, columns])
+        buffer = scratch[: exponents.size].reshape(exponents.shape)
+        total = total + np.exp(exponents, out=buffer).sum(axis=1, keepdims=True)
+    return np.subtract(out, np.log(total), out=out)
 
 
 def _logsumexp_column(block, row_max, scratch):
