@@ -21,6 +21,7 @@ import numbers
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.legend import Legend
 
 from utils._validation import as_float_array, check_temperature
 from utils.plots import (
@@ -284,7 +285,7 @@ class SamplingLab(CourseWidget):
         shown = min(self.shown, len(self.vocab))
         self.out.outputs = (
             text_record(format_sampling_state(state, self.vocab, context, shown)),
-            figure_record(self._figure(shown), self._description(), self._moving_artists()),
+            figure_record(self._figure(shown), self._description(), *self._moving_and_on_top()),
         )
         return state
 
@@ -319,9 +320,13 @@ class SamplingLab(CourseWidget):
         figure.suptitle(f"next token after {state['context']!r}", fontsize=11)
         return self._live
 
-    def _moving_artists(self) -> list:
+    def _moving_and_on_top(self) -> tuple[list, list]:
+        """The artists a control moves, and the legends, which stay put on top of them."""
         figure = self._live.figure
-        return [*moving_artists(figure.axes[0]), *moving_artists(figure.axes[1]), figure._suptitle]
+        drawn = [*moving_artists(figure.axes[0]), *moving_artists(figure.axes[1])]
+        legends = [artist for artist in drawn if isinstance(artist, Legend)]
+        moving = [artist for artist in drawn if not isinstance(artist, Legend)]
+        return [*moving, figure._suptitle], legends
 
     def _description(self) -> str:
         state = self.state
