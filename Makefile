@@ -31,10 +31,10 @@ help:
 install: $(STAMP)
 
 # The folder the venv was set up for. The course kernel's kernel.json, the
-# editable install of `utils` and the shebangs of the bin/ scripts all hold that
-# absolute path; when the repository is moved or copied, the next `make`
-# notices the new folder and rewrites the first two (the commands below run
-# `python -m ...`, never a bin/ script, so the stale shebangs do not matter).
+# editable install of `utils`, the shebangs of the bin/ scripts and the
+# activate scripts all hold that absolute path; when the repository is moved
+# or copied, the next `make` notices the new folder, rewrites the scripts
+# (tools/relocate_venv.py) and reinstalls the package and the kernel.
 LOCATION := $(VENV)/.location
 ifneq ($(wildcard $(STAMP)),)
 ifneq ($(shell cat $(LOCATION) 2>/dev/null),$(CURDIR))
@@ -44,6 +44,8 @@ endif
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -f $(LOCATION) ] && [ "$$(cat $(LOCATION))" != "$(CURDIR)" ]; then \
+	  $(BIN)/python -m tools.relocate_venv "$$(cat $(LOCATION))" "$(CURDIR)"; fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -c $(CONSTRAINTS) -e ".[test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
