@@ -412,3 +412,14 @@ def test_an_empty_prefix_names_the_models_own_start_token():
     for model, start in ((lm.load(), "'<s>'"), (lm.load_token_model(), "'<|endoftext|>'")):
         with pytest.raises(ValueError, match=re.escape(start)):
             greedy_decode(model, [], 3)
+
+
+def test_the_last_steps_finished_list_also_holds_length_limited_beams():
+    model = lm.load()
+    steps = list(beam_search_steps(model, "the cat", beam_width=3, max_new_tokens=3))
+    last = steps[-1].finished
+    assert [h.finished for h in last] == [h.token_ids[-1] == model.eos_id for h in last]
+    assert any(h.finished for h in last)
+    assert not all(h.finished for h in last)
+    assert all(h.finished for step in steps[:-1] for h in step.finished)
+    assert [h.score for h in last] == sorted((h.score for h in last), reverse=True)

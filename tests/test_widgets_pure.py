@@ -837,3 +837,19 @@ def test_numeric_quiz_hints_then_reveals():
 def test_numeric_quiz_rejects_bad_definitions(arguments, error, words):
     with pytest.raises(error, match=words):
         numeric_quiz(*arguments)
+
+
+def test_the_beam_display_tells_finished_from_length_limited_hypotheses(model):
+    # BeamStep.finished holds, at the last step, live beams cut off by max_new_tokens too:
+    # the display must not call them finished.
+    state = beam_stepper_state(model, "the cat", beam_width=3, max_new_tokens=3, step=3)
+    ended = [h for h in state["finished"] if not h.finished]
+    assert ended, "the case needs a hypothesis cut off by the length limit"
+    assert any(h.finished for h in state["finished"])
+    text = utils.widgets.decoding.format_beam_state(state)
+    assert "finished so far" not in text
+    listed = text.split("out of the search so far (best score first):\n")[1]
+    for hypothesis in state["finished"]:
+        status = "finished (</s>)" if hypothesis.finished else "ended (length limit)"
+        assert f"{hypothesis.text!r}: log p {hypothesis.log_prob:.3f}" in listed
+        assert re.search(re.escape(repr(hypothesis.text)) + r".*" + re.escape(status), listed)

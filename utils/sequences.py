@@ -299,7 +299,10 @@ class BeamStep:
     `step`: 1 for the first generated token. `candidates`: the best
     2 * beam_width one-token extensions of the live beams, best first (by
     log_prob), as Hugging Face ranks them. `beams`: the live beams after the
-    step. `finished`: every hypothesis finished so far, best score first.
+    step. `finished`: every hypothesis that has left the search so far, best
+    score first: those that ended with the end-of-sequence token
+    (`Hypothesis.finished` True) and, at the last step, the live beams cut off
+    by max_new_tokens (`Hypothesis.finished` False).
     """
 
     step: int

@@ -493,8 +493,10 @@ def format_beam_state(state: dict) -> str:
         + format_table(header, rows, align="rlrrrl")
     )
     if state["finished"]:
-        text += "\nfinished so far (best score first):\n" + "".join(
-            f"  {h.text!r}: log p {h.log_prob:.3f}, score {h.score:.3f}\n"
+        # At the last step the list also holds the live beams cut off by the length limit.
+        text += "\nout of the search so far (best score first):\n" + "".join(
+            f"  {h.text!r}: log p {h.log_prob:.3f}, score {h.score:.3f}, "
+            f"{_STATUS_TEXT['finished' if h.finished else 'ended']}\n"
             for h in state["finished"]
         )
     greedy = state["greedy"]
