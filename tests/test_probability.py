@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import warnings
@@ -540,3 +541,51 @@ def test_the_common_case_path_reports_bad_rows_like_the_general_one(function, dt
     scores[where[:-1]] = -np.inf
     with pytest.raises(ValueError, match="every score is -inf"):
         function(scores)
+
+
+# --- what SciPy does where the course differs (the README and the module docstring say so) ----
+def test_scipy_defaults_to_all_entries_where_the_course_uses_the_last_axis():
+    scores = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    for ours, theirs in [
+        (softmax, scipy.special.softmax),
+        (log_softmax, scipy.special.log_softmax),
+        (logsumexp, scipy.special.logsumexp),
+    ]:
+        assert inspect.signature(theirs).parameters["axis"].default is None
+        assert inspect.signature(ours).parameters["axis"].default == -1
+        everything, per_row = theirs(scores), theirs(scores, axis=-1)
+        np.testing.assert_allclose(everything, theirs(scores, axis=None))
+        assert everything.shape != per_row.shape or not np.allclose(everything, per_row)
+        np.testing.assert_allclose(ours(scores), per_row)
+
+
+@pytest.mark.parametrize(
+    ("scores", "softmax_gives", "log_softmax_gives", "logsumexp_gives"),
+    [
+        ([1.0, np.nan], [np.nan, np.nan], [np.nan, np.nan], np.nan),
+        ([1.0, np.inf], [np.nan, np.nan], [-np.inf, np.nan], np.inf),
+        ([-np.inf, -np.inf], [np.nan, np.nan], [np.nan, np.nan], -np.inf),
+    ],
+    ids=["NaN", "+inf", "all -inf"],
+)
+def test_where_the_course_raises_scipy_returns_nan_or_inf(
+    scores, softmax_gives, log_softmax_gives, logsumexp_gives
+):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(scipy.special.softmax(scores), softmax_gives)
+        np.testing.assert_array_equal(scipy.special.log_softmax(scores), log_softmax_gives)
+        np.testing.assert_array_equal(scipy.special.logsumexp(scores), logsumexp_gives)
+    for function in (softmax, log_softmax, logsumexp):
+        with pytest.raises(ValueError, match=r"NaN|\+inf|no candidate"):
+            function(scores)
+
+
+def test_on_an_empty_array_scipy_raises_numpys_error_or_returns_minus_inf():
+    for theirs in (scipy.special.softmax, scipy.special.log_softmax):
+        with pytest.raises(ValueError, match="zero-size array"):
+            theirs(np.zeros((3, 0)), axis=-1)
+    np.testing.assert_array_equal(scipy.special.logsumexp(np.zeros((3, 0)), axis=-1), -np.inf)
+    for ours in (softmax, log_softmax, logsumexp):
+        with pytest.raises(ValueError, match="empty"):
+            ours(np.zeros((3, 0)))

@@ -426,3 +426,25 @@ def test_sampling_needs_a_generator(rng):
 
 def test_docstring_examples_run():
     assert doctest.testmod(utils.sampling, raise_on_error=False).failed == 0
+
+
+def _hugging_face_top_p_kept(probs, p):
+    """How many tokens TopPLogitsWarper's rule keeps: sort ascending, remove the tokens whose
+    cumulative probability is <= 1 - p (no tolerance)."""
+    ascending = np.sort(probs)
+    return int((np.cumsum(ascending) > 1 - p).sum())
+
+
+def test_top_p_where_rounding_decides_hugging_faces_rule():
+    # The README and the module docstring: on (0.5, 0.3, 0.2) with p = 0.8, Hugging Face's
+    # exact comparison keeps all three tokens in float64 (1 - 0.8 < 0.2 after rounding);
+    # the course counts a mass within rounding of p as reaching it and keeps two.
+    assert 1 - 0.8 == 0.19999999999999996
+    logits = np.log([0.5, 0.3, 0.2])
+    probs = scipy.special.softmax(logits)
+    assert _hugging_face_top_p_kept(probs, 0.8) == 3
+    kept = np.isfinite(top_p_filter(logits, 0.8))
+    np.testing.assert_array_equal(kept, [True, True, False])
+    np.testing.assert_array_equal(np.isfinite(top_p_filter(logits.astype(np.float32), 0.8)), kept)
+    # Away from a rounding tie both rules agree.
+    assert _hugging_face_top_p_kept(probs, 0.85) == np.isfinite(top_p_filter(logits, 0.85)).sum()

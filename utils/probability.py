@@ -4,13 +4,18 @@ The functions follow `scipy.special` (same results to within rounding) with
 three differences a learner should know about:
 
 * `axis` defaults to -1, the vocabulary axis of a (batch, ..., vocab) array
-  (SciPy's `softmax` and `logsumexp` default to `axis=None`, all entries);
+  (SciPy's `softmax`, `log_softmax` and `logsumexp` all default to
+  `axis=None`, all entries);
 * `temperature` and `mask` arguments apply the two things decoding code does
   to scores before normalizing: dividing by a temperature, and restricting
   the distribution to a candidate subset of the vocabulary;
 * bad input (NaN or +inf scores, a row with no candidate left, an empty
-  array, temperature 0) raises a `ValueError` that says what to do, where
-  SciPy returns NaN.
+  array, temperature 0) raises a `ValueError` that says what to do. SciPy
+  instead returns NaN from `softmax` and `log_softmax` (`log_softmax` gives
+  -inf to a row's other entries next to a +inf), and from `logsumexp` NaN,
+  +inf and -inf respectively; an empty array makes its `softmax` and
+  `log_softmax` raise NumPy's "zero-size array" error and its `logsumexp`
+  return -inf.
 
 Every function keeps the input's float dtype (float16, float32, float64;
 integers become float64), never modifies its input, and never emits a
@@ -359,8 +364,9 @@ def logsumexp(logits, axis=-1, *, keepdims=False, mask=None) -> np.ndarray:
     """log(sum(exp(logits))) over `axis`, as m + log(sum(exp(logits - m))).
 
     `m` is the largest score, so `exp` never overflows. Like
-    `scipy.special.logsumexp` but `axis` defaults to -1, and a row with no
-    finite score (or no candidate under `mask`) is an error, not -inf.
+    `scipy.special.logsumexp` but `axis` defaults to -1, and NaN, +inf, a row
+    with no finite score (or no candidate under `mask`) and an empty array are
+    errors, where SciPy returns NaN, +inf, -inf and -inf.
 
     >>> float(logsumexp([1000.0, 1000.0]))  # 1000 + log 2
     1000.6931471805599

@@ -16,9 +16,12 @@ plainly:
   deterministic. A cumulative probability within rounding error of p (4
   machine epsilons of the logits' dtype, plus one float64 epsilon per token
   summed) counts as reaching p: float rounding must not decide whether the
-  boundary token stays. (Hugging Face compares the tail mass with
-  1 - p without a tolerance.) p = 1 keeps every token, as `generate` does by
-  skipping the filter.
+  boundary token stays. (Hugging Face compares the ascending cumulative
+  probability with 1 - p without a tolerance, so rounding decides there: on
+  probabilities (0.5, 0.3, 0.2) with p = 0.8 its rule keeps all three tokens
+  in float64, because 1 - 0.8 rounds to 0.19999999999999996 < 0.2; this
+  module keeps two.) p = 1 keeps every token, as `generate` does by skipping
+  the filter.
 * `repetition_penalty` is Hugging Face's `RepetitionPenaltyLogitsProcessor`:
   the logit of every token already in the sequence is divided by the penalty
   when it is positive and multiplied by it when it is negative, once per
