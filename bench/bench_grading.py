@@ -1,6 +1,6 @@
-"""Benchmark the grader against nbgrader's `autograde` on the same 100 submissions.
+"""Benchmark the grader against nbgrader's `autograde` on the same 30 submissions.
 
-Builds 100 submissions of one lesson from the course's own notebooks (correct,
+Builds 30 submissions of one lesson from the course's own notebooks (correct,
 wrong and not-attempted answers, seeded), grades them with
 `python -m utils.grading --jobs 2`, and, when nbgrader is importable (the
 `instructor` extra that `make bench` installs), runs `nbgrader autograde` on
@@ -35,7 +35,9 @@ from utils import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "02"
-SUBMISSIONS = 100
+# 30 submissions: enough for a steady throughput of both graders (nbgrader starts a kernel
+# per submission), few enough to keep `make bench` within minutes.
+SUBMISSIONS = 30
 JOBS = 2
 TARGET_RATIO = 3.0
 

@@ -5,8 +5,10 @@ Prints, per function, shape and dtype, the median CPU time of `utils`,
 is faster) and the peak extra memory, then the WORST ratio and whether the
 targets hold. The shapes are the lessons' own ((2, 3), (4, 1000),
 (1000, 10), one row of GPT-2's 50257 tokens) and vocabulary-sized batches.
-All timings are interleaved in one loop (`median_seconds`), so a busy
-machine slows every candidate alike, and are CPU time (`time.process_time`:
+All timings are interleaved in one loop (`block_medians`), so a busy
+machine slows every candidate alike; the ratio is the median of the
+side-by-side ratios of the blocks (`paired_ratio`), the times shown the
+lowest block medians. They are CPU time (`time.process_time`:
 the time spent waiting for a core on a shared machine does not count; the
 functions are single-threaded, utils and SciPy alike). `python -m bench`
 runs this in the learner's environment (OpenBLAS's default threads), then
@@ -26,7 +28,14 @@ import scipy.special
 
 import utils
 from bench import cpu
-from bench.common import format_bytes, median_seconds, peak_extra_bytes, print_table
+from bench.common import (
+    block_medians,
+    format_bytes,
+    median_seconds,
+    paired_ratio,
+    peak_extra_bytes,
+    print_table,
+)
 
 # The lessons' shapes, then rows of a vocabulary: one (GPT-2's 50257 tokens), a batch,
 # and a few long rows (256000: the vocabulary of some larger models).
@@ -37,8 +46,9 @@ WORST_TARGET = 1.0
 BATCHED_TARGETS = {"softmax": 0.8, "log_softmax": 0.8, "logsumexp": 0.4}
 SEQUENCE_SHAPE = (8, 128, 50257)
 SEQUENCE_TARGET, SEQUENCE_MEMORY_LIMIT = 2.0, 0.02
-# Timing: 5 interleaved blocks of 7 samples; a sample lasts >= 2 ms (calls in a row).
-TIMING = {"blocks": 5, "calls": 7, "clock": time.process_time, "min_sample": 2e-3}
+# Timing: 9 interleaved blocks of 3 samples; a sample lasts >= 2 ms (calls in a row). The
+# ratio is the median of the 9 side-by-side ratios (`paired_ratio`).
+TIMING = {"blocks": 9, "calls": 3, "clock": time.process_time, "min_sample": 2e-3}
 
 
 def is_batched(shape: tuple) -> bool:
@@ -99,10 +109,11 @@ def bench_functions(rng, naive_too: bool = True) -> tuple[list[dict], list[list[
                     candidates = [partial(ours, logits), partial(scipys, logits)]
                     if naive_too:
                         candidates.append(partial(naive, logits))
-                    t_ours, t_scipy, *t_naive = median_seconds(*candidates, **TIMING)
+                    medians = block_medians(*candidates, **TIMING)
+                    t_ours, t_scipy, *t_naive = [min(times) for times in medians]
+                    ratio = paired_ratio(medians[0], medians[1])
                     m_ours = peak_extra_bytes(partial(ours, logits))
                     m_scipy = peak_extra_bytes(partial(scipys, logits))
-                ratio = t_ours / t_scipy
                 result = {"function": name, "label": label, "shape": shape, "dtype": dtype}
                 results.append({**result, "ratio": ratio})
                 rows.append(
@@ -183,8 +194,9 @@ def main(naive_too: bool = True) -> bool:
     rng = np.random.default_rng(0)
     results, rows = bench_functions(rng, naive_too)
     sequences = bench_sequence_log_prob(rng)
-    print("utils vs scipy.special (median CPU ms; ratio < 1: utils faster; memory: peak extra")
-    print("bytes incl. the result, as a multiple of the input)")
+    print("utils vs scipy.special (CPU ms, lowest block median; utils/scipy: median of the")
+    print("side-by-side block ratios, < 1: utils faster; memory: peak extra bytes incl. the")
+    print("result, as a multiple of the input)")
     print_table(
         ["function", "shape", "dtype", "utils", "scipy", "naive", "utils/scipy", "utils mem",
          "scipy mem"],

@@ -14,19 +14,18 @@ import time
 import tracemalloc
 
 
-def median_seconds(
+def block_medians(
     *functions, blocks: int = 7, calls: int = 15, clock=time.perf_counter, min_sample=0.0
-) -> list[float]:
-    """Time of one call of each function: the lowest of its per-block medians.
+) -> list[list[float]]:
+    """Per function, the median time of one call in each of `blocks` interleaved blocks.
 
     Each function runs `calls` samples in a row (its steady state: the memory
     allocator then serves it as it would in a loop of real use), and these
     runs alternate between the functions `blocks` times, so that a slow
     spell of a shared machine hits all of them alike. The median of a block
-    ignores a few preempted calls; the lowest block median ignores a block
-    spent competing with other processes for the cores. A sample is one call,
-    or as many calls in a row as take `min_sample` seconds (so that calls of
-    a few microseconds are not lost in the clock's own cost), divided out.
+    ignores a few preempted calls. A sample is one call, or as many calls in
+    a row as take `min_sample` seconds (so that calls of a few microseconds
+    are not lost in the clock's own cost), divided out.
     `clock=time.process_time` measures the CPU time of this process (all its
     threads): on a machine shared with other busy processes, the time spent
     waiting for a core does not count.
@@ -39,7 +38,7 @@ def median_seconds(
         repeats.append(max(1, round(min_sample / once)) if min_sample else 1)
     times: list[list[float]] = [[] for _ in functions]
     for _ in range(blocks):
-        for function, repeat, block_medians in zip(functions, repeats, times, strict=True):
+        for function, repeat, medians in zip(functions, repeats, times, strict=True):
             function()  # settle the allocator and caches for this function
             samples = []
             for _ in range(calls):
@@ -47,8 +46,22 @@ def median_seconds(
                 for _ in range(repeat):
                     function()
                 samples.append((clock() - begin) / repeat)
-            block_medians.append(statistics.median(samples))
-    return [min(block_medians) for block_medians in times]
+            medians.append(statistics.median(samples))
+    return times
+
+
+def median_seconds(*functions, **timing) -> list[float]:
+    """Time of one call of each function: the lowest of its per-block medians
+    (`block_medians`; the lowest ignores a block spent competing with other
+    processes for the cores)."""
+    return [min(medians) for medians in block_medians(*functions, **timing)]
+
+
+def paired_ratio(ours: list[float], reference: list[float]) -> float:
+    """The median over blocks of ours / reference, each pair measured side by side
+    (`block_medians`): steadier on a busy machine than a ratio of two minima, which
+    may come from blocks run under different loads."""
+    return statistics.median(a / b for a, b in zip(ours, reference, strict=True))
 
 
 def peak_extra_bytes(function) -> int:

@@ -29,6 +29,7 @@ multiply) over blocks of rows that fit in a core's cache.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -55,7 +56,10 @@ _BLOCK_ENTRIES = 1 << 16
 # exp(640) * 2**63 below float64's: see `_exponents`.
 _UNSHIFTED_MAX = {np.dtype(np.float32): 64.0, np.dtype(np.float64): 640.0}
 _FAST_DTYPES = (np.float32, np.float64)
-_SKIP_MIN_ENTRIES = 4096
+# Below this many entries, checking that no subtraction can overflow is cheaper than
+# entering np.errstate (a few microseconds, as much as a small softmax's arithmetic).
+_SMALL_BLOCK = 4096
+_LARGEST = {np.dtype(dtype): float(np.finfo(dtype).max) for dtype in (np.float32, np.float64)}
 
 
 def _prepare(logits, axis, temperature, mask):
@@ -168,9 +172,10 @@ def _errors_located_in(scores: np.ndarray, axis: int | None, masked: bool):
         raise
 
 
-def _shift(row_max, scale, block_size):
+def _shift(row_max, row_range, scale):
     """What to subtract from each row of a (rows, vocab) block before exponentiating:
-    its largest score, `row_max` (a column, checked finite).
+    its largest score, `row_max` (a column, checked finite; `row_range`: its lowest
+    and highest entry).
 
     The lesson's max-shift: every exponent is then <= 0, so exp never
     overflows. When every row maximum (times `scale`) is already between 0
@@ -180,15 +185,10 @@ def _shift(row_max, scale, block_size):
     passes over the data (~15% faster, `make bench`, with AVX-512 and AVX2
     alike). log_softmax and logsumexp never skip it: their results are sums
     and differences on the scale of the scores, where the shifted form keeps
-    the last digit that the unshifted one can lose. Only tried on blocks of
-    `_SKIP_MIN_ENTRIES` or more: on a small one the two checks cost more than
-    the pass they may save.
+    the last digit that the unshifted one can lose.
     """
-    if block_size >= _SKIP_MIN_ENTRIES:
-        lowest = float(np.minimum.reduce(row_max, axis=None)) * scale
-        highest = float(np.maximum.reduce(row_max, axis=None)) * scale
-        if lowest >= 0 and highest <= _UNSHIFTED_MAX[row_max.dtype]:
-            return None
+    if row_range[0] * scale >= 0 and row_range[1] * scale <= _UNSHIFTED_MAX[row_max.dtype]:
+        return None
     return row_max
 
 
@@ -220,10 +220,12 @@ def _exp_sums(block, shift, scratch):
     return total
 
 
-def _softmax_into(block, row_max, out, scale):
-    probs = np.exp(_exponents(block, _shift(row_max, scale, block.size), scale, out), out=out)
-    # One division per row, then a multiplication per entry (a division is slower).
+def _softmax_into(block, row_max, row_range, out, scale):
+    probs = np.exp(_exponents(block, _shift(row_max, row_range, scale), scale, out), out=out)
     sums = np.add.reduce(probs, axis=1, keepdims=True)
+    if probs.shape[1] < _SMALL_BLOCK:  # (short rows: one call fewer)
+        return np.divide(probs, sums, out=out)
+    # Long rows: one division per row, then a multiplication per entry (a division is slower).
     return np.multiply(probs, np.reciprocal(sums, out=sums), out=out)
 
 
@@ -283,9 +285,46 @@ def _one_block(logits, axis, temperature, mask):
 
 
 def _finite_row_max(block: np.ndarray):
-    """The row maxima of a (rows, vocab) block as a column, or None if one is not finite."""
+    """(the row maxima of a (rows, vocab) block as a column, (their lowest, their
+    highest)), or None if one is not finite."""
     row_max = _row_maxima(block)
-    return row_max if np.logical_and.reduce(np.isfinite(row_max), axis=None) else None
+    lowest = float(np.minimum.reduce(row_max, axis=None))  # (NaN and +-inf propagate)
+    highest = float(np.maximum.reduce(row_max, axis=None))
+    finite = -math.inf < lowest and highest < math.inf  # (False for NaN)
+    return (row_max, (lowest, highest)) if finite else None
+
+
+def _small_block_row_max(block: np.ndarray):
+    """The row maxima of a small (rows, vocab) block as a column, or None.
+
+    On a block of fewer than `_SMALL_BLOCK` entries the checks, not the
+    arithmetic, take most of the time, so they are two small reductions:
+    no score is NaN, +-inf or so far below the highest row maximum that
+    subtracting it overflows. Then every maximum is finite and nothing can
+    warn (no np.errstate needed, which costs as much as a small softmax).
+    None sends anything else (a -inf score, a bad row) to the general path.
+    """
+    row_max = _row_maxima(block)
+    lowest = float(np.minimum.reduce(block, axis=None))
+    highest = float(np.maximum.reduce(row_max, axis=None))
+    safe = -math.inf < lowest and highest - lowest <= _LARGEST[block.dtype]  # (False for NaN)
+    return row_max if safe else None
+
+
+def _small_block(block: np.ndarray, kind: str):
+    """softmax, log_softmax or logsumexp (a column) of a small block, or None (see
+    `_small_block_row_max`): the lesson's max-shift, in as few NumPy calls as it takes."""
+    row_max = _small_block_row_max(block)
+    if row_max is None:
+        return None
+    shifted = block - row_max
+    if kind == "softmax":
+        probs = np.exp(shifted, out=shifted)
+        return np.divide(probs, np.add.reduce(probs, axis=1, keepdims=True), out=probs)
+    log_sums = np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+    if kind == "log_softmax":
+        return np.subtract(shifted, log_sums, out=shifted)
+    return np.add(row_max, log_sums, out=log_sums)
 
 
 def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
@@ -293,14 +332,19 @@ def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
     common = _one_block(logits, axis, temperature, mask)
     if common is not None:
         scores, block = common
-        row_max = _finite_row_max(block)
-        if row_max is not None:  # (else the general path raises the error that explains it)
-            out = np.empty_like(block)
-            with np.errstate(over="ignore"):  # (only ever a hopeless score - max -> -inf)
-                if log:
-                    _log_softmax_into(block, row_max, out, 1.0, _block_scratch(block))
-                else:
-                    _softmax_into(block, row_max, out, 1.0)
+        if block.size < _SMALL_BLOCK:
+            out = _small_block(block, "log_softmax" if log else "softmax")
+        else:
+            out, maxima = np.empty_like(block), _finite_row_max(block)
+            if maxima is None:
+                out = None
+            else:
+                with np.errstate(over="ignore"):  # (only ever a hopeless score - max -> -inf)
+                    if log:
+                        _log_softmax_into(block, maxima[0], out, 1.0, _block_scratch(block))
+                    else:
+                        _softmax_into(block, *maxima, out, 1.0)
+        if out is not None:  # (else the general path raises the error that explains it)
             return out if scores.ndim == 2 else out.reshape(scores.shape)
     scores, axis, temperature, dtype = _prepare(logits, axis, temperature, mask)
     masked = mask is not None
@@ -313,13 +357,14 @@ def _normalize(logits, axis, temperature, mask, *, log: bool) -> np.ndarray:
         # (over: only ever a hopeless score * scale -> -inf)
         for block in _blocks(rows):
             block_rows, block_out = rows[block], out[block]
-            row_max = _finite_row_max(block_rows)
-            if row_max is None:
+            maxima = _finite_row_max(block_rows)
+            if maxima is None:
                 _raise_for_bad_rows(block_rows, _row_maxima(block_rows), masked)
+            row_max, row_range = maxima
             if log:
                 _log_softmax_into(block_rows, row_max, block_out, scale, scratch)
             else:
-                _softmax_into(block_rows, row_max, block_out, scale)
+                _softmax_into(block_rows, row_max, row_range, block_out, scale)
         # float16 input: a log-probability below -65504 rounds to -inf, as it should.
         return _restored(out, shape, axis).astype(dtype, copy=False)
 
@@ -374,10 +419,16 @@ def logsumexp(logits, axis=-1, *, keepdims=False, mask=None) -> np.ndarray:
     common = _one_block(logits, axis, 1.0, mask)
     if common is not None:
         scores, block = common
-        row_max = _finite_row_max(block)
-        if row_max is not None:  # (else the general path raises the error that explains it)
-            with np.errstate(over="ignore"):  # (only ever a hopeless score - max -> -inf)
-                result = _logsumexp_column(block, row_max, _block_scratch(block))
+        if block.size < _SMALL_BLOCK:
+            result = _small_block(block, "logsumexp")
+        else:
+            maxima = _finite_row_max(block)
+            if maxima is None:
+                result = None
+            else:
+                with np.errstate(over="ignore"):  # (only ever a hopeless score - max -> -inf)
+                    result = _logsumexp_column(block, maxima[0], _block_scratch(block))
+        if result is not None:  # (else the general path raises the error that explains it)
             return result.reshape((*scores.shape[:-1], 1) if keepdims else scores.shape[:-1])
     scores, axis, _, dtype = _prepare(logits, axis, 1.0, mask)
     masked = mask is not None
@@ -388,9 +439,10 @@ def logsumexp(logits, axis=-1, *, keepdims=False, mask=None) -> np.ndarray:
         # (over: only ever a hopeless score - max -> -inf)
         for block in _blocks(rows):
             block_rows = rows[block]
-            row_max = _finite_row_max(block_rows)
-            if row_max is None:
+            maxima = _finite_row_max(block_rows)
+            if maxima is None:
                 _raise_for_bad_rows(block_rows, _row_maxima(block_rows), masked)
+            row_max = maxima[0]
             result[block] = _logsumexp_column(block_rows, row_max, scratch)
     kept_shape = (1,) * scores.ndim if axis is None else (*shape[:-1], 1)
     result = _restored(result, kept_shape, axis).astype(dtype, copy=False)
