@@ -53,6 +53,7 @@ def main() -> int:
     verdicts["sampling"] = all(ratios[name] >= bench_decoding.TARGETS[name] for name in ratios)
     print("\n== decoding lesson 09's token model ==", flush=True)
     bench_decoding.token_model_decoding()
+    bench_decoding.exhaustive_search_timing()
     print("\n== utils.grading vs nbgrader autograde ==", flush=True)
     bench_grading.main()
     print("\n== summary ==")

@@ -423,3 +423,23 @@ def test_the_last_steps_finished_list_also_holds_length_limited_beams():
     assert not all(h.finished for h in last)
     assert all(h.finished for step in steps[:-1] for h in step.finished)
     assert [h.score for h in last] == sorted((h.score for h in last), reverse=True)
+
+
+def test_exhaustive_search_top_is_the_head_of_the_full_ranking():
+    # Hypothesis objects are built only for the `top` returned: the same ones, in the same
+    # order (ties included), as the head of the full ranking.
+    model = lm.load()
+    for length_penalty in (0.0, 1.0, -0.5):
+        full = exhaustive_search(model, "the cat", max_new_tokens=2, length_penalty=length_penalty)
+        head = exhaustive_search(
+            model, "the cat", max_new_tokens=2, length_penalty=length_penalty, top=7
+        )
+        assert len(head) == 7
+        assert len(full) > 7
+        for short, long in zip(head, full, strict=False):
+            assert (short.text, short.score) == (long.text, long.score)
+            assert short.finished == long.finished
+            np.testing.assert_array_equal(short.token_ids, long.token_ids)
+            np.testing.assert_array_equal(short.token_log_probs, long.token_log_probs)
+        scores = [h.score for h in full]
+        assert scores == sorted(scores, reverse=True)

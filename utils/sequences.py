@@ -574,7 +574,9 @@ def exhaustive_search(model, prefix, *, max_new_tokens, length_penalty=1.0, eos=
     eos = _eos(model, eos)
     frontier_tokens = np.zeros((1, 0), dtype=np.int64)
     frontier_log_probs = np.zeros((1, 0))
-    results: list[tuple] = []
+    # The continuations that end at each step, as arrays (one row each): hundreds of
+    # thousands of them, so Hypothesis objects are built only for the `top` returned.
+    ended_tokens, ended_log_probs, ended_at_eos = [], [], []
     for step in range(1, max_new_tokens + 1):
         contexts = np.concatenate(
             [np.broadcast_to(prefix_ids, (len(frontier_tokens), len(prefix_ids))), frontier_tokens],
@@ -597,16 +599,30 @@ def exhaustive_search(model, prefix, *, max_new_tokens, length_penalty=1.0, eos=
         ends = possible & ((token_of == eos) if eos is not None else False)
         if step == max_new_tokens:
             ends = possible
-        results.extend(zip(tokens[ends], log_probs[ends], token_of[ends] == eos, strict=True))
+        ended_tokens.append(tokens[ends])
+        ended_log_probs.append(log_probs[ends])
+        ended_at_eos.append(token_of[ends] == eos)
         growing = possible & ~ends
         frontier_tokens, frontier_log_probs = tokens[growing], log_probs[growing]
         if not len(frontier_tokens):
             break
-    totals = np.array([log_probs.sum() for _, log_probs, _ in results])
-    lengths = np.array([len(tokens) for tokens, _, _ in results])
+    totals = np.concatenate([log_probs.sum(axis=1) for log_probs in ended_log_probs])
+    lengths = np.concatenate([np.full(len(ids), ids.shape[1]) for ids in ended_tokens])
     scores = length_normalized(totals, lengths, length_penalty=length_penalty)
     order = np.argsort(-np.atleast_1d(scores), kind="stable")[:top]
-    return [
-        _hypothesis(model, prefix_ids, results[i][0], results[i][1], results[i][2], length_penalty)
-        for i in order
-    ]
+    starts = np.cumsum([0] + [len(ids) for ids in ended_tokens])
+    hypotheses = []
+    for index in order.tolist():
+        step = int(np.searchsorted(starts, index, side="right")) - 1
+        row = index - starts[step]
+        hypotheses.append(
+            _hypothesis(
+                model,
+                prefix_ids,
+                ended_tokens[step][row],
+                ended_log_probs[step][row],
+                bool(ended_at_eos[step][row]),
+                length_penalty,
+            )
+        )
+    return hypotheses
