@@ -48,7 +48,16 @@ __all__ = [
     "plan_lesson",
 ]
 
-STATUSES = ("passed", "partial", "failed", "not_attempted", "error", "timeout", "invalid")
+STATUSES = (
+    "passed",
+    "partial",
+    "failed",
+    "not_attempted",
+    "error",
+    "timeout",
+    "invalid",
+    "flagged",
+)
 # Public on purpose: without the instructor's own seed, hidden cases are predictable.
 DEFAULT_SEED = "next-token-course"
 PHASE_SLACK_SECONDS = 10.0
@@ -70,7 +79,18 @@ _SAFE_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class Row:
-    """One line of grades.csv."""
+    """One line of grades.csv, with the structured fields the class report and `merge`
+    read from OUT/rows.jsonl (one JSON object per row, these fields in this order).
+
+    `lesson`: "02", or "" for a file whose lesson is unknown. `cell`: for a row whose
+    answer's cell failed (error, timeout), 'cell 7 (id answer-logsumexp)', else "".
+    `diagnoses`: the exercise's own mistakes that check named on the visible cases.
+    `failed_cases`: labels of the cases that did not pass (never their inputs).
+    `own_calls`: calls of the course's own implementation found in the answer
+    (status `flagged`); `checked_status`: what the cases earned before any flag.
+    `counted`: this notebook is the one summary.csv counts for the student's lesson.
+    `feedback`: the report's path below OUT/feedback.
+    """
 
     student: str
     notebook: str
@@ -79,6 +99,14 @@ class Row:
     max_points: float
     status: str
     message: str
+    lesson: str = ""
+    cell: str = ""
+    diagnoses: tuple[str, ...] = ()
+    failed_cases: tuple[str, ...] = ()
+    own_calls: tuple[str, ...] = ()
+    checked_status: str = ""
+    counted: bool = True
+    feedback: str = ""
 
 
 @dataclass
@@ -183,10 +211,21 @@ def course_fingerprint(course_root: str) -> str:
     return digest.hexdigest()
 
 
-def _zero_row(submission: Submission, spec, status: str, message: str) -> Row:
+def _zero_row(submission: Submission, spec, status: str, message: str, cell: str = "") -> Row:
     """A row with no points for one exercise (`spec` None: the whole notebook, exercise "-")."""
     exercise, max_points = ("-", 0.0) if spec is None else (spec.id, float(spec.points))
-    return Row(submission.student, submission.notebook, exercise, 0.0, max_points, status, message)
+    return Row(
+        submission.student,
+        submission.notebook,
+        exercise,
+        0.0,
+        max_points,
+        status,
+        message,
+        lesson=submission.lesson or "",
+        cell=cell,
+        checked_status=status,
+    )
 
 
 def _rows_for_all(submission: Submission, plan: LessonPlan | None, status: str, message: str):
@@ -397,7 +436,39 @@ def _judge_exercise(graded, spec, index, plan, run) -> Row:
         float(spec.points),
         status,
         message,
+        lesson=submission.lesson or "",
+        diagnoses=named_diagnoses(spec, plan.visible[spec.id], outcomes, reports),
+        failed_cases=tuple(report.label for report in reports if report.status != "passed"),
+        checked_status=status,
     )
+
+
+MAX_DIAGNOSES = 8
+
+
+def named_diagnoses(spec: Exercise, cases, outcomes, reports) -> tuple[str, ...]:
+    """The exercise's own mistakes (its `diagnose`) that the feedback names on the visible
+    cases, each once, in case order: the phrases a class report can count. Runs only the
+    reference and the spec's diagnose, in this process."""
+    if spec.diagnose is None:
+        return ()
+    from utils.checks import _exercise_diagnosis, _reference_value
+
+    named: list[str] = []
+    for case, outcome, report in zip(cases, outcomes, reports, strict=False):
+        if report.status != "failed" or outcome.status != "ok" or len(named) >= MAX_DIAGNOSES:
+            continue
+        try:
+            expected = _reference_value(spec, case)
+            candidates = _exercise_diagnosis(spec, case, expected, outcome.value)
+        except Exception:  # a diagnose that cannot read this answer names nothing
+            continue
+        for candidate in candidates:
+            phrase = " ".join(str(candidate).split())
+            if phrase and phrase in " ".join(report.message.split()) and phrase not in named:
+                named.append(phrase)
+                break
+    return tuple(named)
 
 
 class _Trust:
