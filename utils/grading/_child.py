@@ -127,6 +127,13 @@ def _to_python(source: str) -> str:
         return source
 
 
+def _converted(source: str) -> str:
+    try:
+        return _to_python(source)
+    except BaseException:  # compiling it reports the problem
+        return source
+
+
 # Magics, `!shell`, `x = !cmd`, `obj?` help: the only syntax IPython adds to Python.
 _IPYTHON_SYNTAX = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.MULTILINE)
 
@@ -154,17 +161,109 @@ def is_display_only(source: str) -> bool:
         return False
 
 
-def _run_cells(cells: list, namespace: dict) -> list[dict]:
+class _CellState:
+    """Whether a cell is running: the grader's interrupt (SIGINT) only ever lands in one."""
+
+    running = False
+
+
+def _on_interrupt(signum, frame):
+    if _CellState.running:
+        raise KeyboardInterrupt
+    # Between cells (the cell it was meant for had just finished): nothing to stop.
+
+
+def _run_cells(cells: list, namespace: dict, send) -> list[dict]:
+    """Run every cell in order; before each, tell the grader which one starts (its
+    per-cell clock), so it can interrupt a cell that runs too long."""
     problems = []
-    for number, source in cells:
+    for number, python in cells:
         try:
-            python = _to_python(source)
             if is_display_only(python):
                 continue
-            exec(compile(python, f"<cell {number}>", "exec"), namespace)
-        except BaseException as error:  # a cell's SystemExit or KeyboardInterrupt too
+            code = compile(python, f"<cell {number}>", "exec")
+        except BaseException as error:  # a SyntaxError: recorded, the next cells run
             problems.append({"cell": number, "error": _short(error)})
+            continue
+        send({"kind": "cell", "cell": number})
+        try:
+            _CellState.running = True
+            exec(code, namespace)
+        except BaseException as error:  # a cell's SystemExit or KeyboardInterrupt too
+            _CellState.running = False
+            problems.append({"cell": number, "error": _short(error)})
+        finally:
+            _CellState.running = False
     return problems
+
+
+# --- reading the answers' code before any of it runs ------------------------------
+
+
+def _python_or_none(python: str):
+    try:
+        return ast.parse(python)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+
+
+def _defines(tree, name: str) -> bool:
+    """Does a cell bind `name` at its top level (def, class, assignment, import)?"""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                return True
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name.split(".")[0]) == name:
+                    return True
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name) and leaf.id == name:
+                        return True
+    return False
+
+
+def _defines_textually(source: str, name: str) -> bool:
+    """For a cell that does not parse: does a line start defining `name`?"""
+    pattern = rf"^(?:async\s+)?def\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]"
+    return re.search(pattern, source, re.MULTILINE) is not None
+
+
+def analyse(cells: list, tasks: list) -> list[dict]:
+    """For each exercise: the cells that define its answer, and the calls of the course's
+    own implementation of it found in them (see `_own_calls`). Runs before any cell does,
+    so nothing the notebook does can change it."""
+    from utils.grading._own_calls import find_own_calls
+
+    trees = {}
+    for number, source in cells:
+        try:
+            trees[number] = _python_or_none(source)
+        except BaseException:  # a pathological cell: treated as one that does not parse
+            trees[number] = None
+    report = []
+    for task in tasks:
+        name = task["answer_name"]
+        defining = []
+        for number, source in cells:
+            tree = trees.get(number)
+            if (tree is not None and _defines(tree, name)) or (
+                tree is None and _defines_textually(source, name)
+            ):
+                defining.append(number)
+        try:
+            calls = find_own_calls(
+                [trees.get(number) for number, _source in cells],
+                [trees.get(number) for number in defining],
+                task.get("own", []),
+            )
+        except BaseException:  # a tree too deep to walk: nothing found, nothing flagged
+            calls = []
+        report.append({"cells": defining, "own_calls": calls})
+    return report
 
 
 def _run_exercise(task: dict, arrays: dict, namespace: dict, tools: dict) -> dict:
@@ -255,10 +354,14 @@ def _grade(result_fd: int, course_root: str) -> None:
     def send(header, frame_arrays=()):
         write_frame(result_fd, header, frame_arrays)
 
+    cells = [(number, _converted(source)) for number, source in cells_frame["cells"]]
+    send({"kind": "analysis", "exercises": analyse(cells, visible["tasks"])})
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     shell = _GraderShell(namespace)
     namespace.update(get_ipython=lambda: shell, display=_display)
-    problems = _run_cells(cells_frame["cells"], namespace)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    problems = _run_cells(cells, namespace, send)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     send({"kind": "cells", "problems": problems})
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)

@@ -332,6 +332,7 @@ def _run(arguments) -> int:
             jobs=arguments.jobs,
             hidden=[str(submissions_root), str(out)],
             unconfined=arguments.unconfined,
+            cell_timeout=min(arguments.cell_timeout or arguments.timeout / 2, arguments.timeout),
         )
     except (SandboxError, OSError) as error:
         raise _UsageError(f"cannot start grading children: {error}") from None
@@ -383,7 +384,14 @@ def _run(arguments) -> int:
         for note in sandbox.notes:
             _warn(note)
         graded = list(
-            grade_all(submissions, plans, sandbox, jobs=arguments.jobs, on_progress=_Progress())
+            grade_all(
+                submissions,
+                plans,
+                sandbox,
+                jobs=arguments.jobs,
+                on_progress=_Progress(),
+                own_implementation=arguments.own_implementation,
+            )
         )
     finally:
         sandbox.close()

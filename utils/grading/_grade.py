@@ -33,6 +33,7 @@ from utils.checks import CaseOutcome, CaseReport, CheckResult, evaluate
 from utils.exercises import Case, Exercise
 from utils.grading import _protocol
 from utils.grading._discover import Submission
+from utils.grading._own_calls import own_implementations
 from utils.grading._sandbox import ChildRun, Sandbox
 
 __all__ = [
@@ -118,6 +119,7 @@ class Graded:
     results: dict[str, CheckResult] = field(default_factory=dict)
     cell_problems: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    cell_notes: list[str] = field(default_factory=list)  # cells interrupted or left out
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class LessonPlan:
     visible_frame: bytes
     hidden_frame: bytes
     case_seconds: float
+    own: tuple[tuple[str, ...], ...] = ()  # per spec: what counts as its own implementation
 
     def phase_cases(self, phase: str, index: int) -> tuple[Case, ...]:
         spec = self.specs[index]
@@ -167,7 +170,14 @@ def _job_frame(specs, cases: dict[str, tuple[Case, ...]], case_seconds: float) -
             raise ValueError(
                 f"exercise {spec.id} has a case the grader cannot send: {error}"
             ) from None
-        tasks.append({"id": spec.id, "answer_name": spec.answer_name, "cases": encoded})
+        tasks.append(
+            {
+                "id": spec.id,
+                "answer_name": spec.answer_name,
+                "own": list(own_implementations(spec)),
+                "cases": encoded,
+            }
+        )
     header = {"kind": "job", "case_seconds": case_seconds, "tasks": tasks}
     return _protocol.encode_frame(header, list(arrays.values()))
 
@@ -191,6 +201,7 @@ def plan_lesson(lesson: str, seed: str, case_seconds: float) -> LessonPlan:
         _job_frame(specs, visible, case_seconds),
         _job_frame(specs, hidden, case_seconds),
         case_seconds,
+        tuple(own_implementations(spec) for spec in specs),
     )
 
 
@@ -334,7 +345,51 @@ def _missing_reason(run: ChildRun, plan: LessonPlan, phase: str, name: str) -> _
     )
 
 
-def judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
+def cell_label(submission: Submission, number: int) -> str:
+    """'cell 7 (id answer-logsumexp)': the cell as Jupyter numbers it, with its id."""
+    ids = {cell: identifier for cell, identifier, _grade in submission.cell_info}
+    return f"cell {number} (id {ids[number]})" if ids.get(number) else f"cell {number}"
+
+
+def answer_cell(submission: Submission, spec: Exercise, run: ChildRun, index: int) -> int | None:
+    """The cell that holds the exercise's answer: the one carrying its nbgrader id (the
+    hand-out's answer cell) if it defines the answer or does not parse, else the last
+    cell that defines the answer's name, else the nbgrader cell; None if none."""
+    analysed = run.analysis[index]["cells"] if run.analysis and index < len(run.analysis) else []
+    tagged = [number for number, _id, grade in submission.cell_info if grade == spec.grade_id]
+    for number in tagged:
+        if number in analysed:
+            return number
+    if analysed:
+        return analysed[-1]
+    return tagged[-1] if tagged else None
+
+
+def _cell_notes(submission: Submission, run: ChildRun) -> list[str]:
+    notes = []
+    for number, why in sorted(run.skipped.items()):
+        what = {
+            "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
+            f"{run.cell_timeout:g} s) and did not stop when interrupted",
+            "ended": "ended the notebook's process",
+            "memory": "used more than the memory limit",
+        }.get(why, "could not be run")
+        notes.append(
+            f"{cell_label(submission, number)} {what}; the notebook was run again without it"
+        )
+    for number in run.interrupted:
+        if number not in run.skipped:
+            notes.append(
+                f"{cell_label(submission, number)} ran past the per-cell time limit "
+                f"(--cell-timeout {run.cell_timeout:g} s) and was interrupted; the next "
+                "cells ran"
+            )
+    return notes
+
+
+def judge(
+    submission: Submission, plan: LessonPlan, run: ChildRun, own_implementation: str = "flag"
+) -> Graded:
     """Turn a child's decoded messages into rows, comparing in this process."""
     graded = Graded(submission, [], seconds=run.seconds)
     if run.protocol_error is not None:
@@ -347,9 +402,95 @@ def judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
         )
         return graded
     graded.cell_problems = list(run.cells or [])
+    graded.cell_notes = _cell_notes(submission, run)
     for index, spec in enumerate(plan.specs):
-        graded.rows.append(_judge_exercise(graded, spec, index, plan, run))
+        row = _judge_exercise(graded, spec, index, plan, run)
+        cell = answer_cell(submission, spec, run, index)
+        if row.status in ("error", "timeout") and cell is not None and not row.cell:
+            row = dataclasses.replace(row, cell=cell_label(submission, cell))
+        graded.rows.append(_flagged(row, run, index, own_implementation))
     return graded
+
+
+def _flagged(row: Row, run: ChildRun, index: int, mode: str) -> Row:
+    """An answer that calls the course's own implementation of its exercise: `flagged`,
+    its points kept (mode "flag") or 0 (mode "zero")."""
+    calls = run.analysis[index]["own_calls"] if run.analysis and index < len(run.analysis) else []
+    if not calls or row.status in ("not_attempted", "invalid"):
+        return row
+    points = row.points if mode == "flag" else 0.0
+    consequence = (
+        "points kept (--own-implementation flag)"
+        if mode == "flag"
+        else "0 points (--own-implementation zero)"
+    )
+    message = (
+        f"calls {', '.join(calls)}: the course's own implementation of this exercise, "
+        f"{consequence}; the cases gave {row.status}: {row.message}"
+    )
+    return dataclasses.replace(
+        row,
+        status="flagged",
+        points=points,
+        message=message,
+        own_calls=tuple(calls),
+        checked_status=row.status,
+    )
+
+
+def _undefined_row(submission: Submission, spec, index: int, run: ChildRun) -> Row:
+    """No answer defined: why, from what happened to the answer's cell."""
+    name = spec.answer_name
+    cell = answer_cell(submission, spec, run, index)
+    if cell is None:
+        return _zero_row(
+            submission,
+            spec,
+            "not_attempted",
+            f"no `{name}` defined (was its cell deleted or renamed?)",
+        )
+    label = cell_label(submission, cell)
+    limit = f"--cell-timeout {run.cell_timeout:g} s"
+    why = run.skipped.get(cell)
+    if why == "uninterruptible":
+        status, what = (
+            "timeout",
+            f"ran past the per-cell time limit ({limit}) and did not stop when interrupted; "
+            "the notebook was run again without it",
+        )
+    elif why == "memory":
+        status, what = (
+            "error",
+            f"used more than the memory limit (--memory-mb {run.memory_mb} MiB); the "
+            "notebook was run again without it",
+        )
+    elif why is not None:
+        status, what = (
+            "error",
+            "ended the notebook's process; the notebook was run again without it",
+        )
+    elif cell in run.interrupted:
+        status, what = "timeout", f"ran past the per-cell time limit ({limit}) and was interrupted"
+    else:
+        problem = next((p for p in run.cells or [] if p.get("cell") == cell), None)
+        if problem is None:
+            return _zero_row(
+                submission,
+                spec,
+                "not_attempted",
+                f"no `{name}` defined after {label} ran (was it renamed?)",
+                cell="",
+            )
+        error = problem["error"]
+        error = error if len(error) <= 200 else error[:197] + "..."
+        status, what = "error", f"raised {error}"
+    return _zero_row(
+        submission,
+        spec,
+        status,
+        f"{label} {what}, so `{name}` is not defined",
+        cell=label,
+    )
 
 
 def _judge_exercise(graded, spec, index, plan, run) -> Row:
@@ -367,9 +508,7 @@ def _judge_exercise(graded, spec, index, plan, run) -> Row:
             f"checking `{name}` broke the grading process: {visible['crash']}",
         )
     if not visible["defined"]:
-        return _zero_row(
-            submission, spec, "not_attempted", f"no `{name}` defined (was its cell deleted?)"
-        )
+        return _undefined_row(submission, spec, index, run)
     hidden_cases = plan.hidden[spec.id]
     missing = None
     if hidden is None and hidden_cases:
@@ -516,6 +655,7 @@ def grade_all(
     *,
     jobs: int,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
+    own_implementation: str = "flag",
 ) -> Iterator[Graded]:
     """Grade every submission (`jobs` children at a time); yields as they finish."""
     trust = _Trust(sandbox.course_root, sandbox.mode == "unconfined")
@@ -528,7 +668,7 @@ def grade_all(
             run = sandbox.run([list(cell) for cell in submission.cells], plan)
             verdict = trust.check(submission.display)
         if verdict == "ran":
-            return judge(submission, plan, run)
+            return judge(submission, plan, run, own_implementation)
         if verdict == "tampered":
             message = (
                 "modified the course's files (the utils package) while it ran; this is not "

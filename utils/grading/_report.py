@@ -317,6 +317,26 @@ def _feedback(
             "The grader runs every cell in order and goes on after an error, as "
             "Jupyter's Run All with errors allowed would.",
         ]
+    if item.cell_notes:
+        lines += ["", "## Cells the grader stopped", ""]
+        lines += [f"- {markdown_text(note)}" for note in item.cell_notes]
+        lines += [
+            "",
+            "Exercises whose cells ran are graded as they are, as Jupyter's Run All would "
+            "leave them after an interrupt.",
+        ]
+    flagged = [row for row in rows if row.status == "flagged"]
+    if flagged:
+        lines += ["", "## Answers that call the course's own implementation", ""]
+        lines += [
+            f"- {markdown_text(row.exercise)}: {markdown_text(', '.join(row.own_calls))}"
+            for row in flagged
+        ]
+        lines += [
+            "",
+            "The exercise is to write this yourself: use NumPy and your own earlier "
+            "functions, not the course's or a library's version of the same function.",
+        ]
     if len(siblings) > 1 and submission.lesson is not None:
         names = ", ".join(markdown_text(s.submission.notebook) for s in siblings)
         chosen = "this one" if best is item else markdown_text(best.submission.notebook)

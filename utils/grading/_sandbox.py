@@ -65,6 +65,8 @@ SETPRIV = "/usr/bin/setpriv"
 BWRAP_VARIABLE = "COURSE_GRADING_BWRAP"  # another bwrap binary (tests: a missing one)
 PR_SET_CHILD_SUBREAPER = 36
 MEMORY_CHECK_SECONDS = 0.25
+INTERRUPT_GRACE_SECONDS = 2.0  # after SIGINT, before the cell counts as uninterruptible
+MAX_RERUNS = 3  # cells left out (each one a rerun of the notebook without it)
 
 
 class SandboxError(RuntimeError):
@@ -129,6 +131,16 @@ class ChildRun:
     finished: bool = False
     hidden_sent: bool = False  # from then on, how the child ends is the answer's choice
     protocol_error: str | None = None
+    # Per exercise, from the child's reading of the cells before any of them ran: the
+    # cells that define the answer and the own-implementation calls found there.
+    analysis: list[dict] | None = None
+    current_cell: int | None = None  # the cell the child said it started last
+    interrupted: list[int] = field(default_factory=list)  # cells this grader interrupted
+    # Cells that ended the child or could not be interrupted, each with why; the notebook
+    # was run again without them (cell number -> "uninterruptible" | "ended" | "memory").
+    skipped: dict[int, str] = field(default_factory=dict)
+    ended_in: tuple[int, str] | None = None  # this child ended inside that cell
+    cell_timeout: float = 0.0
 
     def end(self) -> str:
         """How the child's process ended, in words."""
@@ -146,19 +158,94 @@ def _text_ok(value, limit: int) -> bool:
     return isinstance(value, str) and len(value) <= limit
 
 
-class _Conversation:
-    """The parent's side of the protocol for one child: what may come next."""
+_DYNAMIC_CALLS = re.compile(
+    r"(getattr\([A-Za-z0-9_.]{1,150}, \.\.\.\)|sys\.modules\[\.\.\.\]"
+    r"|(eval|exec|vars|__import__|importlib\.import_module)\((\.\.\.|'[A-Za-z0-9_.]{1,150}')\))"
+)
 
-    def __init__(self, run: ChildRun, plan, cell_count: int):
-        self.run, self.plan, self.cell_count = run, plan, cell_count
-        self.phase, self.index = "cells", 0
+
+def _known_call(call: str, own: tuple[str, ...]) -> bool:
+    """Is `call` a name the finder may report for this exercise (so what a child sends
+    can only ever be one of them)?"""
+    if _DYNAMIC_CALLS.fullmatch(call):
+        return True
+    for entry in own:
+        if entry.endswith("=)"):
+            base, keyword = entry[: -len("=)")].split("(")
+            if call == f"{base}({keyword}=...)":
+                return True
+        elif call == entry or call.startswith(entry + "."):
+            return re.fullmatch(r"[A-Za-z0-9_.]{1,200}", call) is not None
+        elif "." in entry and call == f"{entry.split('.')[0]}.(...).{entry.rsplit('.', 1)[1]}":
+            return True
+    return False
+
+
+MAX_OWN_CALLS = 8
+
+
+class _Conversation:
+    """The parent's side of the protocol for one child: what may come next.
+
+    First the analysis (sent before any cell ran), then one "cell" message as each
+    cell starts (numbers rising, each a cell of the submission), then the cells'
+    report, each exercise's visible results, the hidden ones, "done". A notebook can
+    write frames of its own, but only after the analysis, and only in this order:
+    anything else makes the submission invalid.
+    """
+
+    def __init__(self, run: ChildRun, plan, cells):
+        self.run, self.plan = run, plan
+        self.numbers = set(range(1, cells + 1)) if isinstance(cells, int) else set(cells)
+        self.cell_count = len(self.numbers)
+        self.phase, self.index = "analysis", 0
+        self.started: list[int] = []
+
+    def _analysis(self, header: dict) -> None:
+        if header.get("kind") != "analysis" or set(header) != {"kind", "exercises"}:
+            raise ResultError("the first message was not the reading of the cells")
+        exercises = header["exercises"]
+        if not isinstance(exercises, list) or len(exercises) != len(self.plan.specs):
+            raise ResultError("the reading of the cells does not cover every exercise")
+        analysis = []
+        for item, task_own in zip(exercises, self.plan.own, strict=True):
+            if not (
+                isinstance(item, dict)
+                and set(item) == {"cells", "own_calls"}
+                and isinstance(item["cells"], list)
+                and all(type(n) is int and n in self.numbers for n in item["cells"])
+                and len(item["cells"]) <= self.cell_count
+                and isinstance(item["own_calls"], list)
+                and len(item["own_calls"]) <= MAX_OWN_CALLS
+                and all(_text_ok(call, 200) for call in item["own_calls"])
+            ):
+                raise ResultError("the reading of the cells is malformed")
+            for call in item["own_calls"]:
+                if not _known_call(call, task_own):
+                    raise ResultError("the reading of the cells names an unknown call")
+            analysis.append({"cells": list(item["cells"]), "own_calls": list(item["own_calls"])})
+        self.run.analysis = analysis
 
     def handle(self, header: dict, arrays: list) -> str | None:
-        """Take one frame; returns "send_hidden" when the hidden cases are due."""
+        """Take one frame; returns "cell_started", "cells_done" or "send_hidden" when the
+        grader has something to do."""
         kind = header.get("kind")
+        if self.phase == "analysis":
+            self._analysis(header)
+            self.phase = "cells"
+            return None
+        if self.phase == "cells" and kind == "cell":
+            number = header.get("cell")
+            if set(header) != {"kind", "cell"} or type(number) is not int:
+                raise ResultError("a cell's start is malformed")
+            if number not in self.numbers or (self.started and number <= self.started[-1]):
+                raise ResultError("the cells did not start in order")
+            self.started.append(number)
+            self.run.current_cell = number
+            return "cell_started"
         if self.phase == "cells":
             if kind != "cells" or set(header) != {"kind", "problems"}:
-                raise ResultError("the first message was not the cells' report")
+                raise ResultError("the cells' report did not come after the cells")
             problems = header["problems"]
             if not isinstance(problems, list) or len(problems) > self.cell_count:
                 raise ResultError("the cells' report is not a list of cell problems")
@@ -167,10 +254,12 @@ class _Conversation:
                     isinstance(problem, dict)
                     and set(problem) == {"cell", "error"}
                     and type(problem["cell"]) is int
+                    and problem["cell"] in self.numbers
                     and _text_ok(problem["error"], 300)
                 ):
                     raise ResultError("a cell problem is malformed")
             self.run.cells = problems
+            self.run.current_cell = None
             self.phase = "visible"
             return "cells_done"
         if self.phase == "done":
@@ -225,9 +314,11 @@ class Sandbox:
         jobs: int,
         hidden: list[str],
         unconfined: bool = False,
+        cell_timeout: float | None = None,
     ):
         self.course_root = os.path.realpath(course_root)
         self.timeout = float(timeout)
+        self.cell_timeout = float(cell_timeout) if cell_timeout else self.timeout / 2
         self.case_seconds = float(case_seconds)
         self.memory_bytes = int(memory_mb) * 2**20
         self.memory_mb = int(memory_mb)
@@ -445,11 +536,34 @@ class Sandbox:
     # -- one child ----------------------------------------------------------------
 
     def run(self, cells: list, plan) -> ChildRun:
-        """Run one submission (its raw code cells) against `plan`'s cases."""
+        """Run one submission (its raw code cells) against `plan`'s cases.
+
+        A cell that ends the child's process, or runs past the per-cell limit and does
+        not stop when interrupted, is left out and the notebook runs again from the
+        start without it (at most MAX_RERUNS times, all runs within --timeout), so the
+        exercises whose cells ran are still graded."""
         slot = self._slots.get()
         try:
-            run, _report, _stderr = self._spawn(slot, (cells, plan), probe=False)
-            return run
+            skipped: dict[int, str] = {}
+            interrupted: list[int] = []
+            begin = time.monotonic()
+            while True:
+                left = self.timeout - (time.monotonic() - begin)
+                kept = [cell for cell in cells if cell[0] not in skipped]
+                run, _report, _stderr = self._spawn(slot, (kept, plan, left), probe=False)
+                run.skipped = dict(skipped)
+                run.interrupted = sorted(set(interrupted) | set(run.interrupted))
+                if (
+                    run.ended_in is None
+                    or run.protocol_error is not None
+                    or len(skipped) >= MAX_RERUNS
+                    or self.timeout - (time.monotonic() - begin) < 1.0
+                ):
+                    run.seconds = time.monotonic() - begin
+                    return run
+                number, why = run.ended_in
+                skipped[number] = why
+                interrupted = run.interrupted
         finally:
             self._slots.put(slot)
 
@@ -513,6 +627,9 @@ class Sandbox:
                     report = self._read_probe(process, result_read, run)
                 else:
                     self._converse(process, result_read, run, *job)
+                    if run.ended_in is not None:
+                        # Ended in a cell: the notebook runs again without it.
+                        run.limit = None
             finally:
                 self._end(process)
                 run.seconds = time.monotonic() - begin
@@ -608,14 +725,29 @@ class Sandbox:
                         report = header["report"]
         return report
 
-    def _converse(self, process, result_read, run: ChildRun, cells, plan) -> None:
-        conversation = _Conversation(run, plan, len(cells))
+    def _interrupt(self, process, run: ChildRun) -> bool:
+        """SIGINT to the child's Python process (the sandbox's PID 2), as Jupyter
+        interrupts a kernel; False when it cannot be found."""
+        target = process.pid if self.mode == "unconfined" else _sandboxed_python(process.pid)
+        if target is None:
+            return False
+        try:
+            os.kill(target, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def _converse(self, process, result_read, run: ChildRun, cells, plan, budget) -> None:
+        conversation = _Conversation(run, plan, [number for number, _source in cells])
         reader = _protocol.FrameReader()
         stdin = process.stdin.fileno()
         os.set_blocking(stdin, False)
         pending = bytearray(_protocol.encode_frame({"kind": "cells", "cells": cells}))
         pending += plan.visible_frame
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + max(budget, 0.0)
+        run.cell_timeout = self.cell_timeout
+        cell_deadline = math.inf  # the running cell's limit; then its grace after SIGINT
+        grace = False
         limit = "notebook"
         next_memory_check = 0.0
         with selectors.DefaultSelector() as selector:
@@ -623,15 +755,27 @@ class Sandbox:
             selector.register(stdin, selectors.EVENT_WRITE)
             writing = True
             while True:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     run.limit = limit
                     return
-                events = selector.select(timeout=min(left, MEMORY_CHECK_SECONDS))
+                if now >= cell_deadline and run.current_cell is not None:
+                    if grace or not self._interrupt(process, run):
+                        # It did not stop: end this child, run the notebook without it.
+                        run.ended_in = (run.current_cell, "uninterruptible")
+                        return
+                    run.interrupted.append(run.current_cell)
+                    grace = True
+                    cell_deadline = now + INTERRUPT_GRACE_SECONDS
+                wait = min(left, MEMORY_CHECK_SECONDS, max(cell_deadline - now, 0.0))
+                events = selector.select(timeout=wait)
                 if time.monotonic() >= next_memory_check:
                     # RLIMIT_AS bounds each process; this bounds them all together.
                     if _tree_resident_bytes(process.pid) > self.memory_bytes:
                         run.limit = "memory"
+                        if run.current_cell is not None:
+                            run.ended_in = (run.current_cell, "memory")
                         return
                     next_memory_check = time.monotonic() + MEMORY_CHECK_SECONDS
                 for key, _mask in events:
@@ -647,11 +791,17 @@ class Sandbox:
                         continue
                     data = os.read(result_read, 2**20)
                     if not data:
+                        if run.current_cell is not None and conversation.phase == "cells":
+                            run.ended_in = (run.current_cell, "ended")
                         return
                     try:
                         for header, arrays in reader.feed(data):
                             step = conversation.handle(header, arrays)
-                            if step == "cells_done":
+                            if step == "cell_started":
+                                cell_deadline = time.monotonic() + self.cell_timeout
+                                grace = False
+                            elif step == "cells_done":
+                                cell_deadline = math.inf
                                 deadline = time.monotonic() + plan.budget("visible")
                                 limit = "cases"
                             elif step == "send_hidden":
@@ -732,6 +882,27 @@ def seccomp_program(machine: str | None = None) -> bytes | None:
         (ret, 0, 0, enosys),  # 13
     ]
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+def _sandboxed_python(bwrap_pid: int) -> int | None:
+    """The host PID of the Python process bubblewrap started below `bwrap_pid`: the one
+    that is PID 2 in the sandbox's own PID namespace (1 is bubblewrap's init)."""
+    below, grew = {bwrap_pid}, True
+    table = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            status = _proc_status(name)
+            table.append((int(name), status.get("PPid", ""), status.get("NSpid", "").split()))
+    while grew:
+        grew = False
+        for pid, parent, _nspid in table:
+            if parent.isdigit() and int(parent) in below and pid not in below:
+                below.add(pid)
+                grew = True
+    for pid, _parent, nspid in table:
+        if pid in below and len(nspid) == 2 and nspid[1] == "2":
+            return pid
+    return None
 
 
 def _tree_resident_bytes(root: int) -> int:
