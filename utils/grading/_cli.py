@@ -117,7 +117,9 @@ def _add_roster(parser) -> None:
         "--roster",
         default=None,
         metavar="CSV",
-        help="roster mapping submission folder names to LMS identities (for the LMS export)",
+        help="roster mapping submission folders to LMS identities (columns: folder, name, "
+        "id, sis_user_id, sis_login_id, section; see the README); adds them to canvas.csv "
+        "and moodle.csv",
     )
 
 
@@ -272,11 +274,11 @@ def _merge(argv: list[str]) -> int:
             raise _UsageError(f"the shard gradebook {str(folder)!r} is not a folder")
         if folder.resolve() == out.resolve():
             raise _UsageError("--out must not be one of the shards")
+    roster = _roster(arguments)
     try:
         manifest, rows, feedback, lesson_points = merge_gradebooks(shards)
     except MergeError as error:
         raise _UsageError(f"cannot merge: {error}") from None
-    roster = _roster(arguments)
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
@@ -294,6 +296,7 @@ def _merge(argv: list[str]) -> int:
 
 def _run(arguments) -> int:
     submissions_root, out = _check_arguments(arguments)
+    roster = _roster(arguments)  # a bad roster stops before any child runs
     seed = _seed(arguments)
 
     from utils import exercises
@@ -405,7 +408,7 @@ def _run(arguments) -> int:
         )
         return 1
     manifest = _manifest(arguments, seed, course_root, class_digest(everyone), lesson_points)
-    write_gradebook(out, graded, specs, lesson_points, manifest, _roster(arguments))
+    write_gradebook(out, graded, specs, lesson_points, manifest, roster)
     statuses = Counter(row.status for item in graded for row in item.rows)
     untrusted = [row for item in graded for row in item.rows if "course's files" in row.message]
     if untrusted:
