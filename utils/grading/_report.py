@@ -380,6 +380,9 @@ def _replace_folder(built: Path, target: Path) -> None:
 def _class_outputs(folder: Path, rows: list[Row], lesson_points: dict[str, float], roster):
     """The instructors' class report and LMS files, written into `folder`."""
     # class outputs (instructors): one call of their writer goes here.
+    from utils.grading._class_report import write_class_outputs
+
+    write_class_outputs(folder, rows, lesson_points, roster)
 
 
 def _order_key(item: Graded):
