@@ -67,8 +67,8 @@ def class_notebooks() -> dict[str, object]:
     }
 
 
-def write_class(submissions: Path) -> list[str]:
-    students = class_notebooks()
+def write_class(submissions: Path, only: tuple[str, ...] = ()) -> list[str]:
+    students = {k: v for k, v in class_notebooks().items() if not only or k in only}
     for student, notebook in students.items():
         (submissions / student).mkdir(parents=True)
         nbformat.write(notebook, submissions / student / LESSON_FILE)
@@ -96,14 +96,27 @@ def run_grader(course: Path, *arguments) -> subprocess.CompletedProcess:
     )
 
 
-def grade_class(base: Path, *extra: str) -> Path:
-    """Grade the class below `base`; returns the output folder."""
-    course = copy_course(base / "course")
-    submissions, out = base / "submissions", base / "out"
+def grade_class(base: Path, *extra: str, only: tuple[str, ...] = (), out: str = "out") -> Path:
+    """Grade the class below `base` (all students, or `only` these); returns the output
+    folder. Calls again with the same `base` grade the same submissions."""
+    course = base / "course"
+    if not course.exists():
+        copy_course(course)
+    submissions, out_folder = base / "submissions", base / out
     if not submissions.exists():
-        write_class(submissions)
+        write_class(submissions, only)
     result = run_grader(
-        course, submissions, "--out", out, "--jobs", 2, "--seed", SEED, "--timeout", 120, *extra
+        course,
+        submissions,
+        "--out",
+        out_folder,
+        "--jobs",
+        2,
+        "--seed",
+        SEED,
+        "--timeout",
+        120,
+        *extra,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    return out_folder
