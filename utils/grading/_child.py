@@ -8,9 +8,14 @@ so nothing of the course is imported before it has limited itself. In order:
    stdin, stdout, stderr and the results pipe.
 2. Read the job from stdin: a frame with the notebook's code cells, then a
    frame with the exercises and their VISIBLE cases.
-3. Run the cells in order in one namespace (IPython syntax converted here,
-   cells that only display a course widget skipped); an exception in a cell
-   is recorded and the next cell runs, as with nbclient's `allow_errors`.
+3. Read the cells' syntax trees (which cells define each answer, calls of the
+   course's own implementation) and send that, before any cell runs. Then run
+   the cells in order in one namespace (IPython syntax converted here, cells
+   that only display a course widget skipped), saying as each starts; an
+   exception in a cell is recorded and the next cell runs, as with nbclient's
+   `allow_errors`. The grader interrupts a cell past the per-cell limit with
+   SIGINT (KeyboardInterrupt in that cell), and stops the cells at the notebook
+   limit with SIGUSR1 (the running cell interrupted, no further cell run).
 4. Call each answer on its visible cases (`utils.checks.run_case`, a time
    budget per case) and send each exercise's outcomes as a frame on the
    results pipe.
@@ -162,12 +167,16 @@ def is_display_only(source: str) -> bool:
 
 
 class _CellState:
-    """Whether a cell is running: the grader's interrupt (SIGINT) only ever lands in one."""
+    """Whether a cell is running: the grader's interrupt (SIGINT) only ever lands in one.
+    `stop`: the notebook's time is up (SIGUSR1): no further cell runs."""
 
     running = False
+    stop = False
 
 
 def _on_interrupt(signum, frame):
+    if signum == signal.SIGUSR1:
+        _CellState.stop = True
     if _CellState.running:
         raise KeyboardInterrupt
     # Between cells (the cell it was meant for had just finished): nothing to stop.
@@ -178,6 +187,8 @@ def _run_cells(cells: list, namespace: dict, send) -> list[dict]:
     per-cell clock), so it can interrupt a cell that runs too long."""
     problems = []
     for number, python in cells:
+        if _CellState.stop:
+            break
         try:
             if is_display_only(python):
                 continue
@@ -360,8 +371,10 @@ def _grade(result_fd: int, course_root: str) -> None:
     shell = _GraderShell(namespace)
     namespace.update(get_ipython=lambda: shell, display=_display)
     signal.signal(signal.SIGINT, _on_interrupt)
+    signal.signal(signal.SIGUSR1, _on_interrupt)
     problems = _run_cells(cells, namespace, send)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     send({"kind": "cells", "problems": problems})
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)

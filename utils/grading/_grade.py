@@ -310,6 +310,26 @@ class _Missing:
 
 
 def _missing_reason(run: ChildRun, plan: LessonPlan, phase: str, name: str) -> _Missing:
+    if run.ended_in is not None and phase == "visible":
+        # A cell ended this run and no time (or rerun) was left to run it again without it.
+        number, why = run.ended_in
+        what = {
+            "uninterruptible": (
+                "timeout",
+                f"ran past the per-cell time limit (--cell-timeout {run.cell_timeout:g} s) "
+                "and did not stop when interrupted",
+            ),
+            "memory": (
+                "error",
+                f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
+            ),
+        }.get(why, ("error", f"ended the notebook's process ({run.end()})"))
+        return _Missing(
+            what[0],
+            f"cell {number} {what[1]}, and no time was left within the notebook time limit "
+            f"(--timeout {run.notebook_timeout:g} s) to run the notebook again without it; "
+            f"`{name}` was not checked",
+        )
     if run.limit == "memory":
         return _Missing(
             "error",
@@ -371,11 +391,17 @@ def _cell_notes(submission: Submission, run: ChildRun) -> list[str]:
         what = {
             "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
             f"{run.cell_timeout:g} s) and did not stop when interrupted",
-            "ended": "ended the notebook's process",
-            "memory": "used more than the memory limit",
+            "ended": f"ended the notebook's process ({run.skipped_how.get(number, 'exited')})",
+            "memory": f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
         }.get(why, "could not be run")
         notes.append(
             f"{cell_label(submission, number)} {what}; the notebook was run again without it"
+        )
+    if run.stopped_at is not None:
+        notes.append(
+            f"the notebook's cells ran past the notebook time limit (--timeout "
+            f"{run.notebook_timeout:g} s) in {cell_label(submission, run.stopped_at)}: it was "
+            "interrupted and no later cell ran"
         )
     for number in run.interrupted:
         if number not in run.skipped:
@@ -468,6 +494,15 @@ def _undefined_row(submission: Submission, spec, index: int, run: ChildRun) -> R
         status, what = (
             "error",
             "ended the notebook's process; the notebook was run again without it",
+        )
+    elif run.stopped_at is not None and cell >= run.stopped_at:
+        status, what = (
+            "timeout",
+            f"did not finish before the notebook's cells ran past the notebook time limit "
+            f"(--timeout {run.notebook_timeout:g} s)"
+            if cell == run.stopped_at
+            else f"did not run: the notebook's cells ran past the notebook time limit "
+            f"(--timeout {run.notebook_timeout:g} s) before it",
         )
     elif cell in run.interrupted:
         status, what = "timeout", f"ran past the per-cell time limit ({limit}) and was interrupted"

@@ -139,7 +139,9 @@ class ChildRun:
     # Cells that ended the child or could not be interrupted, each with why; the notebook
     # was run again without them (cell number -> "uninterruptible" | "ended" | "memory").
     skipped: dict[int, str] = field(default_factory=dict)
+    skipped_how: dict[int, str] = field(default_factory=dict)  # how each ended its process
     ended_in: tuple[int, str] | None = None  # this child ended inside that cell
+    stopped_at: int | None = None  # the notebook's time ran out in this cell: none after ran
     cell_timeout: float = 0.0
 
     def end(self) -> str:
@@ -545,13 +547,14 @@ class Sandbox:
         slot = self._slots.get()
         try:
             skipped: dict[int, str] = {}
+            how: dict[int, str] = {}
             interrupted: list[int] = []
             begin = time.monotonic()
             while True:
                 left = self.timeout - (time.monotonic() - begin)
                 kept = [cell for cell in cells if cell[0] not in skipped]
                 run, _report, _stderr = self._spawn(slot, (kept, plan, left), probe=False)
-                run.skipped = dict(skipped)
+                run.skipped, run.skipped_how = dict(skipped), dict(how)
                 run.interrupted = sorted(set(interrupted) | set(run.interrupted))
                 if (
                     run.ended_in is None
@@ -563,6 +566,8 @@ class Sandbox:
                     return run
                 number, why = run.ended_in
                 skipped[number] = why
+                if why == "ended":  # before any hidden case was sent: safe to say how
+                    how[number] = run.end()
                 interrupted = run.interrupted
         finally:
             self._slots.put(slot)
@@ -725,14 +730,14 @@ class Sandbox:
                         report = header["report"]
         return report
 
-    def _interrupt(self, process, run: ChildRun) -> bool:
+    def _interrupt(self, process, run: ChildRun, number=signal.SIGINT) -> bool:
         """SIGINT to the child's Python process (the sandbox's PID 2), as Jupyter
-        interrupts a kernel; False when it cannot be found."""
+        interrupts a kernel (SIGUSR1: stop running cells); False when it cannot be found."""
         target = process.pid if self.mode == "unconfined" else _sandboxed_python(process.pid)
         if target is None:
             return False
         try:
-            os.kill(target, signal.SIGINT)
+            os.kill(target, number)
         except (ProcessLookupError, PermissionError):
             return False
         return True
@@ -757,6 +762,20 @@ class Sandbox:
             while True:
                 now = time.monotonic()
                 left = deadline - now
+                # The notebook's time is up: stop the cells (the running one is
+                # interrupted) and grade what they defined; a notebook that does not
+                # stop within the grace ends as before.
+                if (
+                    left <= 0
+                    and limit == "notebook"
+                    and run.stopped_at is None
+                    and run.current_cell is not None
+                    and self._interrupt(process, run, signal.SIGUSR1)
+                ):
+                    run.stopped_at = run.current_cell
+                    deadline = now + INTERRUPT_GRACE_SECONDS
+                    cell_deadline = math.inf
+                    continue
                 if left <= 0:
                     run.limit = limit
                     return
