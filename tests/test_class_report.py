@@ -278,3 +278,19 @@ def test_a_graded_class_report_is_escaped_and_self_contained(graded: Path):
     assert HOSTILE_MESSAGE not in page
     assert "SyntaxError" in text  # fay's cell, under "Submissions that need a look"
     assert (graded / "report.html").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_report_that_cannot_be_drawn_leaves_a_note_and_the_other_files(
+    tmp_path: Path, monkeypatch
+):
+    from utils.grading import _class_report
+
+    def broken(*arguments):
+        raise RuntimeError("no figures today")
+
+    monkeypatch.setattr(_class_report, "pass_rate_figure", broken)
+    write_class_outputs(tmp_path, hand_written_rows(), {"02": 6.0}, None)
+    page = (tmp_path / "report.html").read_text()
+    assert "report.html could not be written (RuntimeError)" in page
+    assert "no figures today" not in page
+    assert (tmp_path / "exercises.csv").read_text().startswith("exercise,lesson,title")

@@ -464,9 +464,24 @@ def write_class_outputs(folder: Path, rows, lesson_points: dict[str, float], ros
     from utils.grading import _lms
 
     rows = list(rows)
-    _write(folder / "exercises.csv", exercises_csv(class_statistics(rows)))
-    _write(folder / "report.html", report_html(rows, lesson_points, roster))
+    outputs = {
+        "exercises.csv": lambda: exercises_csv(class_statistics(rows)),
+        "report.html": lambda: report_html(rows, lesson_points, roster),
+    }
     if roster is not None:
-        _write(folder / "canvas.csv", _lms.canvas_csv(rows, lesson_points, roster))
-        _write(folder / "moodle.csv", _lms.moodle_csv(rows, lesson_points, roster))
-        _write(folder / "roster-problems.csv", _lms.roster_problems_csv(rows, roster))
+        outputs["canvas.csv"] = lambda: _lms.canvas_csv(rows, lesson_points, roster)
+        outputs["moodle.csv"] = lambda: _lms.moodle_csv(rows, lesson_points, roster)
+        outputs["roster-problems.csv"] = lambda: _lms.roster_problems_csv(rows, roster)
+    for name, build in outputs.items():
+        try:
+            text = build()
+        except Exception as error:  # the gradebook itself is written whatever happens here
+            text = _failed(name, error)
+        _write(folder / name, text)
+
+
+def _failed(name: str, error: Exception) -> str:
+    reason = f"{name} could not be written ({type(error).__name__}); grades.csv is complete."
+    if name.endswith(".html"):
+        return f"<!DOCTYPE html><html><body><p>{_e(reason)}</p></body></html>\n"
+    return reason + "\n"
