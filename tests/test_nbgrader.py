@@ -32,6 +32,12 @@ from utils.checks import check
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
+LOG2_LOGSUMEXP = (
+    "def logsumexp(logits, axis=-1):\n"
+    "    row_max = np.max(logits, axis=axis, keepdims=True)\n"
+    "    sums = np.sum(np.exp(logits - row_max), axis=axis)\n"
+    "    return np.squeeze(row_max, axis=axis) + np.log2(sums)\n"
+)
 WRONG_SCORES_ABOVE = (
     "def scores_above(scores, threshold):\n"
     "    return np.flatnonzero(np.asarray(scores) >= threshold)\n"
@@ -200,8 +206,22 @@ def test_readme_nbgrader_recipe_works_outside_the_repository(tmp_path: Path):
         target = course / "submitted" / student / assignment
         target.mkdir(parents=True)
         shutil.copyfile(source, target / released.name)
+    # cy answers logsumexp with log2: right on some visible cases, so partial credit.
+    partial = nbformat.read(solution, as_version=4)
+    for cell in partial.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "02_logsumexp":
+            cell.source = LOG2_LOGSUMEXP
+    (course / "submitted" / "cy" / assignment).mkdir(parents=True)
+    nbformat.write(partial, course / "submitted" / "cy" / assignment / released.name)
+    namespace: dict = {}
+    exec("import numpy as np\n" + LOG2_LOGSUMEXP, namespace)
+    credit = check("02.logsumexp", namespace["logsumexp"]).points
+    assert 0 < credit < 2
+
     graded = run(after, course)
-    assert "cannot be converted" not in graded.stdout + graded.stderr
+    log = graded.stdout + graded.stderr
+    assert "cannot be converted" not in log
+    assert "partial credit" not in log, [line for line in log.splitlines() if "WARN" in line]
     grades = (course / "grades.csv").read_text().splitlines()
     header = grades[0].split(",")
     rows = {
@@ -214,5 +234,6 @@ def test_readme_nbgrader_recipe_works_outside_the_repository(tmp_path: Path):
     )
     assert float(rows["ada"]["score"]) == maximum
     assert float(rows["bob"]["score"]) == 0.0
+    assert float(rows["cy"]["score"]) == pytest.approx(maximum - 2 + credit)
     # Nothing of nbgrader's was left in the repository.
     assert not nbgrader_names & {path.name for path in ROOT.iterdir()}
