@@ -225,3 +225,10 @@ def test_a_bad_roster_stops_grading_before_it_starts(tmp_path: Path, class_with_
     assert "no 'folder' column" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (out / "grades.csv").exists()
+
+
+def test_a_roster_that_is_not_a_regular_file_is_refused(tmp_path: Path):
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_roster("/dev/null")
+    with pytest.raises(IsADirectoryError):
+        load_roster(str(tmp_path))

@@ -495,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     except HandoutError as error:
         print(f"python -m tools.handout: error: {error}", file=sys.stderr)
         return error.status
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"python -m tools.handout: error: {error.strerror}{where}", file=sys.stderr)
+        return 2
     return 0
 
 

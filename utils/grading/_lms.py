@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -166,6 +168,8 @@ sis_login_id='', section='', email=''),)
 def load_roster(path: str) -> Roster:
     """Read and parse a roster file; ValueError or OSError (one line) if it cannot be used."""
     with open(path, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise ValueError("not a regular file")
         data = file.read(MAX_ROSTER_BYTES + 1)
     if len(data) > MAX_ROSTER_BYTES:
         raise ValueError(f"larger than {MAX_ROSTER_BYTES >> 20} MiB")
