@@ -294,3 +294,14 @@ def test_a_report_that_cannot_be_drawn_leaves_a_note_and_the_other_files(
     assert "report.html could not be written (RuntimeError)" in page
     assert "no figures today" not in page
     assert (tmp_path / "exercises.csv").read_text().startswith("exercise,lesson,title")
+
+
+def test_roster_problems_in_the_report_are_escaped():
+    from utils.grading._lms import parse_roster
+
+    roster = parse_roster("folder,name\nann,<b>Ann</b>\nzed,Zed\n")
+    page = report_html(hostile_rows(), {"02": 6.0}, roster)
+    text = "".join(assert_self_contained_and_inert(page).text)
+    assert "<b>Ann</b>" not in page
+    assert HOSTILE_NAMES[1] in text  # not in the roster: listed, as text
+    assert "Zed" in text  # on the roster, no submission

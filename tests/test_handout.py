@@ -33,6 +33,8 @@ from tools import handout
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 LESSONS = sorted(path.name for path in SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
+# The interpreter this venv was made from (the hand-out makes its own venv from it).
+BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +303,7 @@ def test_handout_sets_up_alone_and_runs_every_student_notebook(tmp_path: Path):
     assert handout.main([str(course)]) == 0
     environment = _clean_environment(tmp_path / "home")
     install = subprocess.run(
-        ["make", "install", f"PYTHON={sys.base_prefix}/bin/python3"],
+        ["make", "install", f"PYTHON={BASE_PYTHON}"],
         cwd=course,
         env=environment,
         capture_output=True,
