@@ -57,6 +57,7 @@ def test_a_canvas_export_with_a_folder_column_is_a_roster():
     export = (
         "Student,ID,SIS User ID,SIS Login ID,Section,Homework 1 (5521),folder\n"
         "    Points Possible,,,,,10,\n"
+        ",,,,,Manual Posting,\n"
         '"Lovelace, Ada",101,s001,alove,Section A,9,ada\n'
     )
     (entry,) = parse_roster(export).entries

@@ -443,7 +443,13 @@ def report_html(rows, lesson_points: dict[str, float], roster=None) -> str:
         parts.append("<h2>Roster</h2>")
         problems = roster_problems(rows, roster)
         if problems:
-            parts.append(_table(["problem", "folder", "name"], [list(p) for p in problems]))
+            listed = [list(problem) for problem in problems[:MAX_LISTED_PROBLEMS]]
+            parts.append(_table(["problem", "folder", "name"], listed))
+            if len(problems) > MAX_LISTED_PROBLEMS:
+                parts.append(
+                    f"<p>and {len(problems) - MAX_LISTED_PROBLEMS} more: see "
+                    "roster-problems.csv.</p>"
+                )
         else:
             parts.append(
                 "<p>Every student of the roster handed in, and every submission is "

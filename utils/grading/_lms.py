@@ -142,8 +142,9 @@ sis_login_id='', section='', email=''),)
             for field, index in columns.items()
         }
         if not values["folder"]:
-            if values.get("name", "") == POINTS_POSSIBLE or line[0].strip() == POINTS_POSSIBLE:
-                continue  # the second row of a Canvas export
+            identity = [values.get(f, "") for f in ("name", "id", "sis_user_id", "sis_login_id")]
+            if not any(identity) or POINTS_POSSIBLE in (identity[0], line[0].strip()):
+                continue  # a Canvas export's "Points Possible" or "Manual Posting" row
             raise ValueError(f"line {number}: no folder for this student")
         if values["folder"] in seen:
             raise ValueError(
