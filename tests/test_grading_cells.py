@@ -42,8 +42,21 @@ def forge(header):
 """
 
 
+def untagged_answer(source: str):
+    """The answer cell with `source` and without its nbgrader metadata (moved, retyped)."""
+    notebook = fx.set_answer(fx.correct(), ABOVE_ID, source)
+    notebook.cells[fx._index(notebook, ABOVE_ID)].metadata = {}
+    return notebook
+
+
+STUCK = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
+
+
 def notebooks() -> dict:
     return {
+        # Its answer cell never stops and carries no nbgrader id: found by its `def`
+        # (read before any cell ran), left out, and named in the row.
+        "stuck_untagged": untagged_answer(STUCK + GOOD_ABOVE),
         "honest": fx.correct(),
         "loop_first": fx.after_imports(fx.correct(), "while True:\n    pass\n"),
         "loop_after_def": fx.set_answer(
@@ -173,8 +186,9 @@ def test_the_feedback_names_the_cell_and_what_the_grader_did(graded, student, sa
     assert f"--cell-timeout {CELL_TIMEOUT:g} s" in text or "ended" in said
 
 
-def test_a_loop_before_the_answer_is_defined_times_out_that_exercise_only(graded):
-    rows = graded["rows"]["loop_before_def"]
+@pytest.mark.parametrize("student", ["loop_before_def", "stuck_untagged"])
+def test_a_loop_before_the_answer_is_defined_times_out_that_exercise_only(graded, student):
+    rows = graded["rows"][student]
     assert full(rows[MEAN])
     row = rows[ABOVE]
     assert (row["status"], float(row["points"])) == ("timeout", 0.0), row

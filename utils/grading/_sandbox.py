@@ -549,11 +549,15 @@ class Sandbox:
             skipped: dict[int, str] = {}
             how: dict[int, str] = {}
             interrupted: list[int] = []
+            analysis = None  # the first run's: it read every cell, the left-out ones too
             begin = time.monotonic()
             while True:
                 left = self.timeout - (time.monotonic() - begin)
                 kept = [cell for cell in cells if cell[0] not in skipped]
                 run, _report, _stderr = self._spawn(slot, (kept, plan, left), probe=False)
+                analysis = run.analysis if analysis is None else analysis
+                if run.protocol_error is None:
+                    run.analysis = analysis
                 run.skipped, run.skipped_how = dict(skipped), dict(how)
                 run.interrupted = sorted(set(interrupted) | set(run.interrupted))
                 if (
