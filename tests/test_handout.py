@@ -100,6 +100,16 @@ def test_handout_contains_no_solution_code(built: Path):
         assert not [c for c in notebook.cells if c.cell_type == "code" and c.outputs], lesson
 
 
+def test_solutions_found_in_utils_are_named(built: Path):
+    files = _files(built)
+    found = handout.regions_in_package(files, SOLUTIONS)
+    assert len(found) < len(handout.solution_regions(SOLUTIONS)) // 4
+    where, region = handout.solution_regions(SOLUTIONS)[-1]
+    planted = {**files, "utils/extra.py": ("\n".join(region) + "\n").encode()}
+    assert where in handout.regions_in_package(planted, SOLUTIONS)
+    assert handout.solution_leaks(planted, SOLUTIONS) == []  # utils is left to the README
+
+
 def test_leak_scan_finds_planted_solutions(built: Path):
     files = _files(built)
     lesson = LESSONS[2]

@@ -274,6 +274,21 @@ def solution_leaks(contents: dict[str, bytes], solutions: Path) -> list[str]:
     return sorted(set(leaks))
 
 
+def regions_in_package(contents: dict[str, bytes], solutions: Path) -> list[str]:
+    """The solution regions (by where) that the `utils` files hold word for word: the
+    reference implementations a learner can read (the scan leaves them in on purpose)."""
+    package = [
+        "\n" + "\n".join(_normalized_lines(data.decode("utf-8", errors="replace"))) + "\n"
+        for name, data in contents.items()
+        if name.startswith(PACKAGE + "/")
+    ]
+    return [
+        where
+        for where, region in solution_regions(solutions)
+        if any("\n" + "\n".join(region) + "\n" in text for text in package)
+    ]
+
+
 def _stored_outputs(name: str, text: str) -> list[str]:
     try:
         notebook = nbformat.reads(text, as_version=4)
@@ -481,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"the hand-out would give solutions away: {'; '.join(leaks[:5])}", status=1
             )
         write_folder(out, contents)
+        in_package = regions_in_package(contents, root / "solutions")
+        if in_package:
+            print(
+                f"note: {len(in_package)} of {len(solution_regions(root / 'solutions'))} "
+                f"solutions are also word for word in utils/, which learners can read "
+                f"(its reference implementations): {', '.join(in_package)}"
+            )
         print(
             f"wrote the hand-out to {out} ({len(contents)} files, sha256 {digest(contents)[:16]})"
         )
