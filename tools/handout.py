@@ -496,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"the hand-out would give solutions away: {'; '.join(leaks[:5])}", status=1
             )
         write_folder(out, contents)
+        print(
+            f"wrote the hand-out to {out} ({len(contents)} files, sha256 {digest(contents)[:16]})"
+        )
         in_package = regions_in_package(contents, root / "solutions")
         if in_package:
             print(
@@ -503,9 +506,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"solutions are also word for word in utils/, which learners can read "
                 f"(its reference implementations): {', '.join(in_package)}"
             )
-        print(
-            f"wrote the hand-out to {out} ({len(contents)} files, sha256 {digest(contents)[:16]})"
-        )
         if arguments.zip is not None:
             zip_path = Path(arguments.zip) if arguments.zip else out.with_name(out.name + ".zip")
             write_zip(zip_path, contents)
