@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -382,3 +383,22 @@ def _make_lab_serves_the_lessons(course: Path, environment: dict[str, str]) -> N
         except subprocess.TimeoutExpired:
             os.killpg(lab.pid, signal.SIGKILL)
             lab.wait(timeout=10)
+
+
+def test_only_the_files_git_tracks_in_utils_go_out(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    course = tmp_path / "course"
+    for folder in ("solutions", "utils"):
+        shutil.copytree(
+            ROOT / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copyfile(ROOT / "README.md", course / "README.md")
+    (course / "utils" / "my_answers.py").write_text("ANSWER = 42\n")
+    # Outside git: every file of utils/ (the instructor's stray one too).
+    assert "utils/my_answers.py" in handout.handout_contents(course)
+    _git(course, "init", "-q")
+    _git(course, "add", "utils", "solutions", "README.md")
+    _git(course, "reset", "-q", "utils/my_answers.py")
+    contents = handout.handout_contents(course)
+    assert "utils/my_answers.py" not in contents
+    assert "utils/checks.py" in contents

@@ -178,15 +178,36 @@ def learner_readme(course_readme: str) -> str:
 
 
 def _package_files(root: Path) -> list[str]:
-    """The utils package's files, relative to the course, sorted."""
+    """The utils package's files, relative to the course, sorted: in a git checkout the
+    files git tracks (so a stray file of the instructor's never goes out), else every
+    regular file but caches and hidden ones."""
+    tracked = _tracked_files(root)
     found = []
     for folder, subfolders, files in os.walk(root / PACKAGE):
         subfolders[:] = sorted(name for name in subfolders if not SKIPPED_NAMES.match(name))
         for name in files:
             path = Path(folder) / name
-            if not SKIPPED_NAMES.match(name) and path.is_file() and not path.is_symlink():
-                found.append(path.relative_to(root).as_posix())
+            relative = path.relative_to(root).as_posix()
+            if SKIPPED_NAMES.match(name) or not path.is_file() or path.is_symlink():
+                continue
+            if tracked is None or relative in tracked:
+                found.append(relative)
     return sorted(found)
+
+
+def _tracked_files(root: Path) -> set[str] | None:
+    """Files git tracks below utils/, or None when `root` is not a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", PACKAGE],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    if result.returncode != 0:
+        return None
+    return {name for name in result.stdout.decode(errors="replace").split("\0") if name}
 
 
 def handout_contents(root: Path = ROOT) -> dict[str, bytes]:
