@@ -93,7 +93,22 @@ def graded(tmp_path_factory):
         shards.append(base / f"shard-{index}")
         grade(course, submissions, shards[-1], "--shard", f"{index}/3")
     merged = merge(course, *shards, "--out", base / "merged")
-    return {"base": base, "course": course, "shards": shards, "merged": merged}
+    roster = base / "roster.csv"
+    roster.write_text(
+        "folder,name,sis_user_id,section\n"
+        + "".join(f"{name},{name.title()},s{index},A\n" for index, name in enumerate(STUDENTS))
+        + "zoe,Zoe,s99,A\n",  # on the roster, no submission
+        encoding="utf-8",
+    )
+    grade(course, submissions, base / "one-roster", "--roster", roster)
+    merged_roster = merge(course, *shards, "--out", base / "merged-roster", "--roster", roster)
+    return {
+        "base": base,
+        "course": course,
+        "shards": shards,
+        "merged": merged,
+        "merged_roster": merged_roster,
+    }
 
 
 def test_the_students_cover_every_shard():
@@ -107,6 +122,17 @@ def test_three_shards_merged_are_byte_for_byte_one_run(graded):
     for name in ("grades.csv", "summary.csv", "rows.jsonl", "grading.json"):
         assert name in one
     assert any(name.startswith("feedback/bob/bob") and "~2" in name for name in one)
+    assert sorted(one) == sorted(merged)
+    for name in one:
+        assert one[name] == merged[name], name
+
+
+def test_shards_merged_with_a_roster_give_the_lms_files_of_one_run(graded):
+    base = graded["base"]
+    assert graded["merged_roster"].returncode == 0, graded["merged_roster"].stderr
+    one, merged = tree(base / "one-roster"), tree(base / "merged-roster")
+    assert "canvas.csv" in one
+    assert "canvas.csv" not in tree(base / "one")  # no roster, no LMS files
     assert sorted(one) == sorted(merged)
     for name in one:
         assert one[name] == merged[name], name
