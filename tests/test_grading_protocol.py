@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -619,3 +620,12 @@ def test_the_decoder_module_reads_no_files():
     source = Path(_protocol.__file__).read_text()
     assert "open(" not in source
     assert "np.load" not in source
+
+
+def test_the_readme_status_table_lists_every_status():
+    from utils.grading._grade import STATUSES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Statuses") : readme.index("### What the grader protects")]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE)
+    assert listed == list(STATUSES)
