@@ -244,3 +244,10 @@ def test_a_pathological_cell_is_read_without_failing():
     cells = [(1, IMPORTS), (2, deep), (3, "def softmax(z):\n    return utils.softmax(z)\n")]
     task = {"answer_name": spec.answer_name, "own": list(own_implementations(spec))}
     assert analyse(cells, [task]) == [{"cells": [3], "own_calls": ["utils.softmax"]}]
+
+
+def test_a_name_chained_on_and_on_is_reported_shortened_and_accepted():
+    chain = "utils.probability" + ".x" * 200
+    (call,) = calls_in("01.softmax", f"def softmax(z):\n    return {chain}(z)\n")
+    assert len(call) <= 150
+    assert call.startswith("utils.probability.x")
