@@ -101,14 +101,19 @@ def test_handout_contains_no_solution_code(built: Path):
         assert not [c for c in notebook.cells if c.cell_type == "code" and c.outputs], lesson
 
 
-def test_solutions_found_in_utils_are_named(built: Path):
+def test_only_the_exercise_specs_may_hold_solutions(built: Path):
     files = _files(built)
     found = handout.regions_in_package(files, SOLUTIONS)
     assert len(found) < len(handout.solution_regions(SOLUTIONS)) // 4
     where, region = handout.solution_regions(SOLUTIONS)[-1]
-    planted = {**files, "utils/extra.py": ("\n".join(region) + "\n").encode()}
-    assert where in handout.regions_in_package(planted, SOLUTIONS)
-    assert handout.solution_leaks(planted, SOLUTIONS) == []  # utils is left to the README
+    key = ("\n".join(region) + "\n").encode()
+    in_specs = {**files, "utils/exercises/lesson05.py": files["utils/exercises/lesson05.py"] + key}
+    assert where in handout.regions_in_package(in_specs, SOLUTIONS)
+    assert handout.solution_leaks(in_specs, SOLUTIONS) == []  # the README says what it means
+    elsewhere = {**files, "utils/answer_key.py": key}
+    assert handout.solution_leaks(elsewhere, SOLUTIONS) == [
+        f"utils/answer_key.py: holds the solution of {where}"
+    ]
 
 
 def test_leak_scan_finds_planted_solutions(built: Path):
@@ -126,6 +131,20 @@ def test_leak_scan_finds_planted_solutions(built: Path):
     assert handout.solution_leaks(pasted, SOLUTIONS) == [
         f"README.md: holds the solution of {where}"
     ]
+
+    # Reordered, with a line added, inside a notebook's code cell: still found.
+    notebook = nbformat.reads(files[f"notebooks/{lesson}"].decode(), as_version=4)
+    notebook.cells.append(
+        nbformat.v4.new_code_cell("x = 1\n" + "\n".join(reversed(region)) + "\nprint(x)")
+    )
+    inside = {**files, f"notebooks/{lesson}": nbformat.writes(notebook).encode()}
+    assert f"notebooks/{lesson}: holds the solution of {where}" in handout.solution_leaks(
+        inside, SOLUTIONS
+    )
+    in_utils = {**files, "utils/scratch/key.ipynb": files[f"notebooks/{lesson}"]}
+    assert "utils/scratch/key.ipynb: a notebook inside utils/" in handout.solution_leaks(
+        in_utils, SOLUTIONS
+    )
 
     renamed = dict(files)
     renamed["extra/answers.ipynb"] = (SOLUTIONS / lesson).read_bytes()
@@ -394,8 +413,15 @@ def test_only_the_files_git_tracks_in_utils_go_out(tmp_path: Path, monkeypatch):
         )
     shutil.copyfile(ROOT / "README.md", course / "README.md")
     (course / "utils" / "my_answers.py").write_text("ANSWER = 42\n")
-    # Outside git: every file of utils/ (the instructor's stray one too).
-    assert "utils/my_answers.py" in handout.handout_contents(course)
+    (course / "utils" / "notes.txt").write_text("the key: ...\n")
+    (course / "utils" / "scratch").mkdir()
+    shutil.copyfile(SOLUTIONS / LESSONS[2], course / "utils" / "scratch" / "key.ipynb")
+    # Outside git: what the package is (modules, data/), so the stray .py goes too...
+    outside = handout.handout_contents(course)
+    assert "utils/my_answers.py" in outside
+    assert "utils/notes.txt" not in outside
+    assert "utils/scratch/key.ipynb" not in outside
+    assert "utils/data/tiny_lm.npz" in outside
     _git(course, "init", "-q")
     _git(course, "add", "utils", "solutions", "README.md")
     _git(course, "reset", "-q", "utils/my_answers.py")

@@ -15,7 +15,9 @@ build with nothing written.
 permissions, so building twice gives the same bytes. `--branch NAME` commits
 the hand-out as the only content of branch NAME of the course's git
 repository (one commit per hand-out whose content changed, none otherwise),
-the branch a JupyterHub's nbgitpuller link can pull.
+to push to a repository of its own (`git push URL NAME:main`) that learners
+and a JupyterHub's nbgitpuller can read: never publish the course repository
+itself, whose other branches hold solutions/.
 
 Exit status: 0 built; 1 the hand-out would contain solution code, or OUT is a
 folder that is not an earlier hand-out; 2 bad input (malformed solution
@@ -46,6 +48,8 @@ PACKAGE = "utils"
 # Never part of a hand-out, wherever they appear below utils/.
 SKIPPED_NAMES = re.compile(r"^(__pycache__|\..*|.*\.pyc|.*\.egg-info)$")
 EXECUTABLE = ("postBuild",)
+# What the package is: its modules, and the data files pyproject.toml's package-data names.
+PACKAGE_FILES = re.compile(rf"^{PACKAGE}/([A-Za-z0-9_/]+\.py|data/[^/]+)$")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no build date in the bytes
 ZIP_ROOT = "next-token-course"
 MAKEFILE_MARK = "# The learners' hand-out of the next-token probability course."
@@ -178,9 +182,9 @@ def learner_readme(course_readme: str) -> str:
 
 
 def _package_files(root: Path) -> list[str]:
-    """The utils package's files, relative to the course, sorted: in a git checkout the
-    files git tracks (so a stray file of the instructor's never goes out), else every
-    regular file but caches and hidden ones."""
+    """The utils package's files, relative to the course, sorted: what the package is
+    (its modules and its data/ folder, as pyproject.toml installs it) and, in a git
+    checkout, only those git tracks, so a stray file of the instructor's stays home."""
     tracked = _tracked_files(root)
     found = []
     for folder, subfolders, files in os.walk(root / PACKAGE):
@@ -190,7 +194,7 @@ def _package_files(root: Path) -> list[str]:
             relative = path.relative_to(root).as_posix()
             if SKIPPED_NAMES.match(name) or not path.is_file() or path.is_symlink():
                 continue
-            if tracked is None or relative in tracked:
+            if PACKAGE_FILES.match(relative) and (tracked is None or relative in tracked):
                 found.append(relative)
     return sorted(found)
 
@@ -264,15 +268,38 @@ def solution_regions(solutions: Path) -> list[tuple[str, list[str]]]:
     return regions
 
 
+# The exercise specs: they hold the reference implementations `check` compares with, which
+# learners can read (the instructors' README says what that means); the region scan skips them.
+REFERENCE_FILES = re.compile(rf"^{PACKAGE}/exercises/lesson\d\d\.py$")
+
+
+def _scanned_text(name: str, data: bytes) -> str:
+    """What a reader sees in a file: a notebook's cell sources, any other file's text."""
+    text = data.decode("utf-8", errors="replace")
+    if name.endswith(".ipynb"):
+        try:
+            notebook = nbformat.reads(text, as_version=4)
+        except Exception:  # nbformat raises several unrelated types; the raw text is scanned
+            return text
+        return "\n".join(cell.get("source", "") for cell in notebook.cells)
+    return text
+
+
+def _holds(region: list[str], lines: set[str]) -> bool:
+    """Every line of the region is a line of the file (any order, other lines between)."""
+    return set(region) <= lines
+
+
 def solution_leaks(contents: dict[str, bytes], solutions: Path) -> list[str]:
     """What in `contents` gives a solution away (empty: nothing).
 
-    A file of solutions/ (by name or by content); a solution marker; a notebook
-    with stored outputs (the solutions' outputs show their answers); a whole
-    solution region, its lines in a row (indentation and blank lines ignored),
-    in any file but the `utils` package. `utils` is left out of that last scan
-    on purpose: it holds the reference implementations `check` compares with,
-    which learners can read (the instructors' README says what that means).
+    A file of solutions/ (by name or by content); a notebook inside utils/; a
+    solution marker; a notebook with stored outputs (the solutions' outputs
+    show their answers); and a solution region whose every line is a line of
+    the file (indentation, blank lines, order and lines in between ignored;
+    a notebook is read as its cells' sources), in any file but the exercise
+    specs `utils/exercises/lessonNN.py`, which hold the reference
+    implementations `check` compares with (see `regions_in_package`).
     """
     leaks = []
     regions = solution_regions(solutions)
@@ -281,32 +308,34 @@ def solution_leaks(contents: dict[str, bytes], solutions: Path) -> list[str]:
         same_name = not name.startswith("notebooks/") and Path(name).name in solution_files
         if name.startswith("solutions/") or same_name or data in solution_files.values():
             leaks.append(f"{name}: a file of solutions/")
+        if name.startswith(PACKAGE + "/") and name.endswith(".ipynb"):
+            leaks.append(f"{name}: a notebook inside {PACKAGE}/")
         text = data.decode("utf-8", errors="replace")
         if make_student.BEGIN_MARKER in text or make_student.END_MARKER in text:
             leaks.append(f"{name}: contains a solution marker")
         if name.endswith(".ipynb"):
             leaks += _stored_outputs(name, text)
-        if name.startswith(PACKAGE + "/"):
+        if REFERENCE_FILES.match(name):
             continue
-        joined = "\n" + "\n".join(_normalized_lines(text)) + "\n"
-        for where, region in regions:
-            if "\n" + "\n".join(region) + "\n" in joined:
-                leaks.append(f"{name}: holds the solution of {where}")
+        lines = set(_normalized_lines(_scanned_text(name, data)))
+        leaks += [
+            f"{name}: holds the solution of {where}" for where, r in regions if _holds(r, lines)
+        ]
     return sorted(set(leaks))
 
 
 def regions_in_package(contents: dict[str, bytes], solutions: Path) -> list[str]:
-    """The solution regions (by where) that the `utils` files hold word for word: the
+    """The solution regions (by where) that the exercise specs hold line for line: the
     reference implementations a learner can read (the scan leaves them in on purpose)."""
-    package = [
-        "\n" + "\n".join(_normalized_lines(data.decode("utf-8", errors="replace"))) + "\n"
+    specs = [
+        set(_normalized_lines(data.decode("utf-8", errors="replace")))
         for name, data in contents.items()
-        if name.startswith(PACKAGE + "/")
+        if REFERENCE_FILES.match(name)
     ]
     return [
         where
         for where, region in solution_regions(solutions)
-        if any("\n" + "\n".join(region) + "\n" in text for text in package)
+        if any(_holds(region, lines) for lines in specs)
     ]
 
 
@@ -524,8 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         if in_package:
             print(
                 f"note: {len(in_package)} of {len(solution_regions(root / 'solutions'))} "
-                f"solutions are also word for word in utils/, which learners can read "
-                f"(its reference implementations): {', '.join(in_package)}"
+                "solutions have every line in an exercise spec of utils/exercises/, which "
+                f"learners can read (the reference implementations): {', '.join(in_package)}"
             )
         if arguments.zip is not None:
             zip_path = Path(arguments.zip) if arguments.zip else out.with_name(out.name + ".zip")
