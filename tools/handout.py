@@ -549,6 +549,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"wrote the hand-out to {out} ({len(contents)} files, sha256 {digest(contents)[:16]})"
         )
+        if _tracked_files(root) is None:
+            print(
+                f"note: {root} is not a git checkout, so every module of utils/ went out, "
+                "tracked or not: check utils/ holds nothing of yours"
+            )
         in_package = regions_in_package(contents, root / "solutions")
         if in_package:
             print(
