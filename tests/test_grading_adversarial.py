@@ -1205,7 +1205,7 @@ def test_protocol_json_of_the_forgers_is_what_the_attack_sent():
     plan = plan_lesson(fx.LESSON, SEED, 2.0)
     conversation = _Conversation(ChildRun(), plan, 10)
     analysis = [{"cells": [], "own_calls": []} for _spec in plan.specs]
-    conversation.handle({"kind": "analysis", "exercises": analysis}, [])
+    conversation.handle({"kind": "analysis", "exercises": analysis, "tampering": []}, [])
     frames = FrameReader().feed(data)
     conversation.handle(*frames[0])
     with pytest.raises(ResultError):

@@ -52,6 +52,20 @@ def untagged_answer(source: str):
 STUCK = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
 
 
+PATCH_RUNNER = """\
+import sys
+_m = sys.modules["__main__"]
+if hasattr(_m, "_run_exercise"):
+    _orig = _m._run_exercise
+    def _patched(task, arrays, namespace, tools):
+        spec = tools["specs"][task["id"]]
+        answer = spec.reference() if spec.kind == "value" else spec.reference
+        namespace[task["answer_name"]] = answer
+        return _orig(task, arrays, namespace, tools)
+    _m._run_exercise = _patched
+"""
+
+
 def notebooks() -> dict:
     return {
         # Its answer cell never stops and carries no nbgrader id: found by its `def`
@@ -98,6 +112,12 @@ def notebooks() -> dict:
         # Claims the cells are over while they are not: invalid, never points.
         "forges_cells_done": fx.after_imports(
             fx.correct(), FORGE + "forge({'kind': 'cells', 'problems': []})\n"
+        ),
+        # Red team 01:49: an untouched notebook patching the runner through the child's
+        # module, or reaching it through a frame: not graded.
+        "patches_runner": fx.after_imports(fx.untouched(), PATCH_RUNNER),
+        "walks_frames": fx.after_imports(
+            fx.untouched(), "import sys\nrunner = sys._getframe(1).f_globals\n"
         ),
         "own_implementation": fx.set_answer(
             fx.correct(),
@@ -260,3 +280,10 @@ def test_own_implementation_zero_gives_no_points_and_flag_keeps_them():
     assert _flagged(row, run, 0, "zero") == row  # nothing found: nothing changes
     not_attempted = dataclasses.replace(row, status="not_attempted", points=0.0)
     assert _flagged(not_attempted, run, 1, "flag") == not_attempted
+
+
+@pytest.mark.parametrize("student", ["patches_runner", "walks_frames"])
+def test_a_notebook_that_reaches_into_the_grader_earns_nothing(graded, student):
+    for row in graded["rows"][student].values():
+        assert (row["status"], float(row["points"])) == ("invalid", 0.0), row
+        assert "reaches into the grading process" in row["message"]

@@ -14,18 +14,19 @@ import pytest
 from utils import exercises
 from utils.grading._child import analyse
 from utils.grading._own_calls import OWN_IMPLEMENTATIONS, own_implementations
-from utils.grading._sandbox import _known_call
+from utils.grading._sandbox import _SAFE_CALL, _known_call
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = "import numpy as np\nimport utils\nfrom utils import check\n"
 
 
 def calls_in(exercise_id: str, answer: str, imports: str = IMPORTS, before: str = "") -> list:
+    """What the child reports for an answer in cell 3 (the hand-out's answer cell)."""
     spec = exercises.get(exercise_id)
     cells = [(1, imports), (2, before or "x = 1"), (3, answer)]
-    task = {"answer_name": spec.answer_name, "own": list(own_implementations(spec))}
-    (report,) = analyse(cells, [task])
-    assert report["cells"][-1] == 3, report
+    task = {"id": spec.id, "answer_name": spec.answer_name, "own": list(own_implementations(spec))}
+    (report,) = analyse(cells, [task], {spec.id: [3]})
+    assert report["cells"] in ([3], []), report
     for call in report["own_calls"]:  # what the parent accepts from a child
         assert _known_call(call, own_implementations(spec)), call
     return report["own_calls"]
@@ -83,10 +84,6 @@ FLAGGED = {
         "def top_k_filter(logits, k):\n"
         "    return importlib.import_module('utils.sampling').top_k_filter(logits, k)\n",
     ),
-    "sys.modules": (
-        "01.softmax",
-        "import sys\ndef softmax(logits):\n    return sys.modules['utils'].softmax(logits)\n",
-    ),
     "star import": (
         "05.top_p_filter",
         "def top_p_filter(logits, p):\n    return top_p_filter_impl(logits, p)\n"
@@ -118,7 +115,82 @@ FLAGGED = {
     ),
 }
 
+# Red-team findings (01:51): the most direct answers, and one-step-removed spellings.
+FLAGGED.update(
+    {
+        "the import is the answer": ("01.softmax", "from utils import softmax\n"),
+        "the import from the module is the answer": (
+            "01.softmax",
+            "from utils.probability import softmax\n",
+        ),
+        "an assigned alias": (
+            "01.softmax",
+            "u = utils\ndef softmax(z):\n    return u.softmax(z)\n",
+        ),
+        "a walrus alias": (
+            "01.softmax",
+            "def softmax(z):\n    return (u := utils).softmax(z)\n",
+        ),
+        "a loop alias": (
+            "01.softmax",
+            "def softmax(z):\n    for u in [utils]:\n        return u.softmax(z)\n",
+        ),
+        "the spec's reference through get": (
+            "01.softmax",
+            "from utils.exercises import get\nsoftmax = get('01.softmax').reference\n",
+        ),
+        "import_module under another name": (
+            "01.softmax",
+            "from importlib import import_module as im\n"
+            "def softmax(z):\n    return im('utils').softmax(z)\n",
+        ),
+        "builtins.__import__": (
+            "01.softmax",
+            "import builtins\n"
+            "def softmax(z):\n    return builtins.__import__('utils').softmax(z)\n",
+        ),
+        "exec binds the answer at run time": ("01.softmax", "exec('from utils import softmax')\n"),
+        "globals() binds the answer at run time": (
+            "01.softmax",
+            "globals()['softmax'] = utils.softmax\n",
+        ),
+        "the module's __dict__": (
+            "01.softmax",
+            "def softmax(z):\n    return utils.__dict__['softmax'](z)\n",
+        ),
+        "scipy's __dict__": (
+            "02.logsumexp",
+            "import scipy.special\n"
+            "def logsumexp(z):\n    return scipy.special.__dict__['logsumexp'](z, -1)\n",
+        ),
+        "operator.attrgetter": (
+            "01.softmax",
+            "import operator\n"
+            "def softmax(z):\n    return operator.attrgetter('softmax')(utils)(z)\n",
+        ),
+        "a helper in another cell": (
+            "01.softmax",
+            "def softmax(z):\n    return helper(z)\n",
+            IMPORTS,
+            "def helper(z):\n    return utils.softmax(z)\n",
+        ),
+    }
+)
+
 LEGITIMATE = {
+    "a comparison with the course's softmax beside the answer": (
+        "01.softmax",
+        "def softmax(logits):\n    e = np.exp(logits)\n    return e / e.sum(-1, keepdims=True)\n"
+        "\nnp.allclose(softmax(np.array([1.0, 2.0])), utils.softmax(np.array([1.0, 2.0])))\n",
+    ),
+    "printing vars() beside the answer": (
+        "01.softmax",
+        "def softmax(logits):\n    e = np.exp(logits)\n    return e / e.sum()\nprint(vars())\n",
+    ),
+    "a variable that only holds numbers": (
+        "01.softmax",
+        "u = 3.0\ndef softmax(z):\n    e = np.exp(z - z.max())\n    return e / e.sum()\n",
+    ),
     "numpy only": (
         "01.softmax",
         "def softmax(logits):\n    e = np.exp(logits - logits.max(-1, keepdims=True))\n"
@@ -201,7 +273,7 @@ def test_every_exercise_of_every_lesson_is_in_the_table():
     assert ids == set(OWN_IMPLEMENTATIONS)
     for spec in exercises.all_exercises():
         own = own_implementations(spec)
-        assert own[-3:] == ("utils.checks", "utils.grading", "utils.exercises._spec")
+        assert own[-3:] == ("utils.checks", "utils.grading", "utils.exercises")
         assert any(entry.startswith(spec.reference.__module__) for entry in own), spec.id
 
 
@@ -251,3 +323,65 @@ def test_a_name_chained_on_and_on_is_reported_shortened_and_accepted():
     (call,) = calls_in("01.softmax", f"def softmax(z):\n    return {chain}(z)\n")
     assert len(call) <= 150
     assert call.startswith("utils.probability.x")
+
+
+TAMPERING = {
+    "the runner through sys.modules (red team 01:49)": (
+        "import sys\n_m = sys.modules['__main__']\n"
+        "if hasattr(_m, '_run_exercise'):\n    _m._run_exercise = None\n"
+    ),
+    "sys.modules.get": "import sys\nm = sys.modules.get('utils')\n",
+    "a frame's globals": "import sys\nsys._getframe(1).f_globals['x'] = 1\n",
+    "inspect's frames": "import inspect\nframe = inspect.currentframe()\n",
+    "a traceback's frame": (
+        "try:\n    1 / 0\nexcept Exception as e:\n    f = e.__traceback__.tb_frame\n"
+    ),
+    "gc's objects": "import gc\nfor o in gc.get_objects():\n    pass\n",
+    "ctypes": "import ctypes\n",
+    "a computed getattr on sys": "import sys\ngetattr(sys, '_get' + 'frame')(0)\n",
+    "a constant getattr of a frame attribute": "getattr(object(), 'f_back', None)\n",
+    "patching builtins": "import builtins\nbuiltins.isinstance = lambda a, b: True\n",
+    "the checker's internals": "import utils.checks\nutils.checks._same = lambda a, b: True\n",
+    "a function's globals": "def f():\n    pass\nf.__globals__['x'] = 1\n",
+    "the grader's modules": "from utils.grading import _child\n",
+}
+
+NOT_TAMPERING = {
+    "inspect.signature": "import inspect\ninspect.signature(len)\n",
+    "gc.collect": "import gc\ngc.collect()\n",
+    "the __main__ guard": "if __name__ == '__main__':\n    print('hi')\n",
+    "np.stack": "import numpy as np\nnp.stack([np.zeros(2)])\n",
+    "check from utils": "from utils import check\nimport utils\nutils.check\n",
+    "check from utils.checks": "from utils.checks import check\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_reaching_into_the_grading_process_is_found_in_any_cell(case):
+    from utils.grading._child import tampering
+
+    found = tampering([(1, IMPORTS), (2, TAMPERING[case]), (3, "x = 1\n")])
+    assert found, case
+    for item in found:
+        assert _SAFE_CALL.fullmatch(item), item
+
+
+@pytest.mark.parametrize("case", sorted(NOT_TAMPERING))
+def test_ordinary_code_is_not_tampering(case):
+    from utils.grading._child import tampering
+
+    assert tampering([(1, IMPORTS), (2, NOT_TAMPERING[case])]) == [], case
+
+
+def test_no_solution_and_no_hand_out_reaches_into_the_grader():
+    from utils.grading._child import tampering
+
+    for folder in ("solutions", "notebooks"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+            cells = [
+                (number, "".join(cell["source"]))
+                for number, cell in enumerate(notebook["cells"], start=1)
+                if cell["cell_type"] == "code"
+            ]
+            assert tampering(cells) == [], path.name

@@ -331,7 +331,7 @@ def _analysis_frame(plan, own_calls=None):
     exercises = [{"cells": [2], "own_calls": []} for _spec in plan.specs]
     if own_calls is not None:
         exercises[0]["own_calls"] = own_calls
-    return encode_frame({"kind": "analysis", "exercises": exercises})
+    return encode_frame({"kind": "analysis", "exercises": exercises, "tampering": []})
 
 
 def test_the_conversation_refuses_any_other_order():
@@ -375,8 +375,16 @@ def test_the_conversation_refuses_any_other_order():
         analysis + encode_frame({"kind": "cells", "problems": [{"cell": 99, "error": "x"}]}),
         # The reading of the cells may only name calls the grader asked about.
         _analysis_frame(plan, ["anything at all"]),
-        _analysis_frame(plan, ["numpy.exp"]),
-        encode_frame({"kind": "analysis", "exercises": []}),
+        _analysis_frame(plan, ["a <b>"]),
+        encode_frame({"kind": "analysis", "exercises": [], "tampering": []}),
+        encode_frame({"kind": "analysis", "exercises": [{"cells": [], "own_calls": []}] * 2}),
+        encode_frame(
+            {
+                "kind": "analysis",
+                "exercises": [{"cells": [], "own_calls": []}] * 2,
+                "tampering": ["<script>"],
+            }
+        ),
     ]:
         conversation = _Conversation(ChildRun(), plan, 5)
         frames = FrameReader().feed(data)

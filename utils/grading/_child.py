@@ -35,6 +35,7 @@ import re
 import resource
 import signal
 import sys
+import types
 
 EXIT_DONE = 0
 EXIT_BROKEN = 1
@@ -243,7 +244,7 @@ def _defines_textually(source: str, name: str) -> bool:
     return re.search(pattern, source, re.MULTILINE) is not None
 
 
-def analyse(cells: list, tasks: list) -> list[dict]:
+def analyse(cells: list, tasks: list, tagged: dict | None = None) -> list[dict]:
     """For each exercise: the cells that define its answer, and the calls of the course's
     own implementation of it found in them (see `_own_calls`). Runs before any cell does,
     so nothing the notebook does can change it."""
@@ -265,16 +266,36 @@ def analyse(cells: list, tasks: list) -> list[dict]:
                 tree is None and _defines_textually(source, name)
             ):
                 defining.append(number)
+        # The hand-out's answer cell (its nbgrader id) is searched too: it may bind the
+        # answer only at run time (exec, globals()), which no statement shows.
+        marked = [n for n in (tagged or {}).get(task.get("id"), []) if n not in defining]
         try:
             calls = find_own_calls(
                 [trees.get(number) for number, _source in cells],
-                [trees.get(number) for number in defining],
+                [trees.get(number) for number in [*defining, *marked]],
                 task.get("own", []),
+                name,
             )
         except BaseException:  # a tree too deep to walk: nothing found, nothing flagged
             calls = []
         report.append({"cells": defining, "own_calls": calls})
     return report
+
+
+def tampering(cells: list) -> list[str]:
+    """What in the notebook reaches into this process's own code, frames or objects."""
+    from utils.grading._own_calls import find_tampering
+
+    trees = []
+    for _number, source in cells:
+        try:
+            trees.append(_python_or_none(source))
+        except BaseException:
+            trees.append(None)
+    try:
+        return find_tampering(trees)
+    except BaseException:  # a tree too deep to walk: read as nothing found
+        return []
 
 
 def _run_exercise(task: dict, arrays: dict, namespace: dict, tools: dict) -> dict:
@@ -366,8 +387,19 @@ def _grade(result_fd: int, course_root: str) -> None:
         write_frame(result_fd, header, frame_arrays)
 
     cells = [(number, _converted(source)) for number, source in cells_frame["cells"]]
-    send({"kind": "analysis", "exercises": analyse(cells, visible["tasks"])})
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    send(
+        {
+            "kind": "analysis",
+            "exercises": analyse(cells, visible["tasks"], cells_frame.get("tagged")),
+            "tampering": tampering(cells),
+        }
+    )
+    # The notebook gets a fresh __main__ of its own: this script's module (the runner
+    # called after the cells) is not reachable through sys.modules.
+    main_module = types.ModuleType("__main__")
+    sys.modules["__main__"] = main_module
+    namespace = main_module.__dict__
+    namespace.update({"__name__": "__main__", "__builtins__": __builtins__})
     shell = _GraderShell(namespace)
     namespace.update(get_ipython=lambda: shell, display=_display)
     signal.signal(signal.SIGINT, _on_interrupt)

@@ -427,6 +427,15 @@ def judge(
             f"({run.protocol_error}); a notebook must not write to the grader's channel",
         )
         return graded
+    if run.tampering:
+        graded.rows = _rows_for_all(
+            submission,
+            plan,
+            "invalid",
+            f"the notebook reaches into the grading process ({', '.join(run.tampering)}): "
+            "no exercise needs that, so it is not graded",
+        )
+        return graded
     graded.cell_problems = list(run.cells or [])
     graded.cell_notes = _cell_notes(submission, run)
     for index, spec in enumerate(plan.specs):
@@ -700,7 +709,11 @@ def grade_all(
         if trust.broken_by is not None:
             verdict, run = "untrusted", None
         else:
-            run = sandbox.run([list(cell) for cell in submission.cells], plan)
+            tagged = {
+                spec.id: [n for n, _id, grade in submission.cell_info if grade == spec.grade_id]
+                for spec in plan.specs
+            }
+            run = sandbox.run([list(cell) for cell in submission.cells], plan, tagged)
             verdict = trust.check(submission.display)
         if verdict == "ran":
             return judge(submission, plan, run, own_implementation)

@@ -27,7 +27,9 @@ MAX_CALLS = 8
 MAX_CALL_CHARS = 150
 # The course's checking machinery: never an answer's business (nor the spec's reference,
 # added per exercise by `own_implementations`).
-ALWAYS = ("utils.checks", "utils.grading", "utils.exercises._spec")
+ALWAYS = ("utils.checks", "utils.grading", "utils.exercises")
+# What lessons hand out from utils.exercises as tools for an exercise (never its answer).
+TOOLS = ("utils.exercises.lesson09.encode", "utils.exercises.lesson09.next_token_log_probs")
 
 _PROBABILITY = (
     "utils.probability",
@@ -160,6 +162,7 @@ class _Finder:
         forbidden = tuple(entry for entry in forbidden if not entry.endswith("=)"))
         self.forbidden = forbidden
         self.local: set[str] = set()
+        self.shadow: set[str] = set()
         self.aliases: dict[str, str] = {}
         self.star: list[str] = []
         self.found: list[str] = []
@@ -171,6 +174,33 @@ class _Finder:
             text = text[: MAX_CALL_CHARS - 3] + "..."
         if text not in self.found and len(self.found) < MAX_CALLS:
             self.found.append(text)
+
+    def learn_assignments(self, tree) -> None:
+        """`u = utils`, `(u := utils)`, `for u in [utils]`, `with m as u`: new aliases of a
+        course (or library) module or function; any other binding of a name shadows it."""
+        for node in ast.walk(tree):
+            pairs = []
+            if isinstance(node, ast.Assign):
+                pairs = [(target, node.value) for target in node.targets]
+            elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+                pairs = [(node.target, node.value)]
+            elif isinstance(node, ast.For | ast.comprehension):
+                items = node.iter.elts if isinstance(node.iter, ast.List | ast.Tuple) else []
+                pairs = [(node.target, item) for item in items[:1]]
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                pairs = [(node.optional_vars, node.context_expr)]
+            for target, value in pairs:
+                if not isinstance(target, ast.Name):
+                    continue
+                resolved = self.qualified(value)
+                if resolved is None and isinstance(value, ast.Attribute):
+                    root = self._root_module(value)  # get("01.softmax").reference
+                    resolved = f"{root}.(...).{value.attr}" if root else None
+                if resolved is not None:
+                    self.aliases[target.id] = resolved
+                    self.shadow.discard(target.id)
+                elif target.id not in self.aliases:
+                    self.shadow.add(target.id)
 
     def learn_imports(self, tree) -> None:
         for node in ast.walk(tree):
@@ -195,12 +225,14 @@ class _Finder:
         if isinstance(node, ast.Name):
             # A name the notebook defines itself (a function, a parameter, a variable of
             # the answer's cell) is the learner's, whatever was imported under it.
-            if node.id in self.defined or node.id in self.local:
+            if node.id in self.defined or node.id in self.local or node.id in self.shadow:
                 return None
             return self.aliases.get(node.id)
         if isinstance(node, ast.Attribute):
             base = self.qualified(node.value)
             return None if base is None else f"{base}.{node.attr}"
+        if isinstance(node, ast.NamedExpr):  # (u := utils).softmax
+            return self.qualified(node.value)
         return None
 
     def _root_module(self, node) -> str | None:
@@ -212,14 +244,16 @@ class _Finder:
         for node in ast.walk(tree):
             if isinstance(node, ast.arg):
                 self.local.add(node.arg)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                self.local.add(node.id)
 
     def look(self, tree) -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute | ast.Name):
                 name = self.qualified(node)
-                if name is not None and _matches(name, self.forbidden):
+                if (
+                    name is not None
+                    and _matches(name, self.forbidden)
+                    and not _matches(name, TOOLS)
+                ):
                     self.add(name)
                 elif isinstance(node, ast.Attribute) and node.attr in self.leaves:
                     root = self._root_module(node.value)  # torch.tensor(x).softmax(-1)
@@ -238,12 +272,33 @@ class _Finder:
                             self.add(f"{module}.{node.id}")
             elif isinstance(node, ast.Call):
                 self._look_call(node)
-            elif isinstance(node, ast.Subscript) and self.qualified(node.value) == "sys.modules":
-                self.add("sys.modules[...]")
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                self._look_import(node)
+            if isinstance(node, ast.Subscript | ast.Attribute):
+                owner = node.value
+                if isinstance(node, ast.Attribute) and node.attr != "__dict__":
+                    continue
+                module = self.qualified(owner)
+                if module is not None and _is_prefix(module, self.forbidden):
+                    self.add(f"{module}.__dict__[...]")
+
+    def _look_import(self, node) -> None:
+        """An import that binds a forbidden function (`from utils import softmax`)."""
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif node.module and not node.level:
+            names = [f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"]
+        else:
+            names = []
+        for name in names:
+            if _matches(name, self.forbidden) and not _matches(name, TOOLS):
+                self.add(name)
 
     def _look_call(self, node: ast.Call) -> None:
         function = node.func
-        name = function.id if isinstance(function, ast.Name) else self.qualified(function)
+        name = self.qualified(function)
+        if name is None and isinstance(function, ast.Name):
+            name = function.id
         first = node.args[0] if node.args else None
         for base, keyword in self.keyword_calls:
             if name == base and any(item.arg == keyword for item in node.keywords):
@@ -257,33 +312,109 @@ class _Finder:
                         self.add(f"{owner}.{attribute.value}")
                 else:
                     self.add(f"getattr({owner}, ...)")
-        elif name in ("__import__", "importlib.import_module"):
+        elif name in ("operator.attrgetter", "operator.methodcaller") and first is not None:
+            self.add(f"{name}(...)")
+        elif name in ("__import__", "importlib.import_module", "builtins.__import__"):
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 if _is_prefix(first.value, self.forbidden) or _matches(first.value, self.forbidden):
                     self.add(f"{name}({first.value!r})")
             else:
                 self.add(f"{name}(...)")
-        elif name in ("eval", "exec", "vars") and isinstance(function, ast.Name):
-            self.add(f"{name}(...)")
+        elif name in ("eval", "exec", "builtins.eval", "builtins.exec", "compile"):
+            self.add(f"{name.split('.')[-1]}(...)")
+        elif name == "vars" and first is not None:
+            owner = self.qualified(first)
+            if owner is not None and _is_prefix(owner, self.forbidden):
+                self.add(f"vars({owner})")
+        elif name == "globals" and isinstance(function, ast.Name):
+            self.add("globals()")
 
 
-def find_own_calls(all_trees: list, answer_trees: list, forbidden) -> list[str]:
-    """The forbidden names the answer's cells use (at most MAX_CALLS, in the order found).
+MAX_HELPERS = 64
+
+
+def _binds(statement, name: str) -> bool:
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return statement.name == name
+    if isinstance(statement, ast.Import | ast.ImportFrom):
+        return any((alias.asname or alias.name.split(".")[0]) == name for alias in statement.names)
+    if isinstance(statement, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return any(
+            isinstance(leaf, ast.Name) and leaf.id == name
+            for target in targets
+            for leaf in ast.walk(target)
+        )
+    return False
+
+
+def answer_code(all_trees: list, answer_trees: list, name: str) -> list:
+    """The statements that make the answer: those of its cell(s) binding its name, and the
+    top-level definitions (in any cell) of the helpers and variables they use, followed
+    from use to definition. A cell that binds the name only at run time (no statement
+    does it) counts whole. Demo lines beside the answer (a print, a comparison with the
+    course's function) are not part of it."""
+    top = [statement for tree in all_trees if tree is not None for statement in tree.body]
+    code = []
+    for tree in answer_trees:
+        if tree is None:
+            continue
+        binding = [statement for statement in tree.body if _binds(statement, name)]
+        code += binding or list(tree.body)
+    seen, queue = {name}, list(code)
+    while queue and len(code) < MAX_HELPERS:
+        statement = queue.pop()
+        bound = {node.arg for node in ast.walk(statement) if isinstance(node, ast.arg)}
+        bound |= {
+            node.id
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        }
+        for node in ast.walk(statement):
+            # A helper the answer calls (a function of the notebook, in any cell).
+            called = node.func if isinstance(node, ast.Call) else None
+            if not isinstance(called, ast.Name) or called.id in seen or called.id in bound:
+                continue
+            seen.add(called.id)
+            for other in top:
+                if (
+                    other not in code
+                    and isinstance(
+                        other,
+                        ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Assign,
+                    )
+                    and _binds(other, called.id)
+                ):
+                    code.append(other)
+                    queue.append(other)
+    return code
+
+
+def find_own_calls(all_trees: list, answer_trees: list, forbidden, name: str = "") -> list[str]:
+    """The forbidden names the answer uses (at most MAX_CALLS, in the order found).
 
     `all_trees`: every cell's syntax tree (None for a cell that does not parse), for the
-    imports; `answer_trees`: the cells that define the answer, the only ones searched.
+    imports and the helpers; `answer_trees`: the cells that define the answer `name`;
+    only the answer's code (`answer_code`) is searched.
     """
     forbidden = tuple(str(entry) for entry in forbidden)
     finder = _Finder(forbidden)
     for tree in [*all_trees, *answer_trees]:
         if tree is not None:
             finder.learn_imports(tree)
-    for tree in answer_trees:
-        if tree is not None:
-            finder.learn_locals(tree)
-    for tree in answer_trees:
-        if tree is not None:
-            finder.look(tree)
+    for _ in range(2):  # an alias of an alias
+        for tree in [*all_trees, *answer_trees]:
+            if tree is not None:
+                finder.learn_assignments(tree)
+    code = (
+        answer_code(all_trees, answer_trees, name)
+        if name
+        else [s for tree in answer_trees if tree is not None for s in tree.body]
+    )
+    for statement in code:
+        finder.learn_locals(statement)
+    for statement in code:
+        finder.look(statement)
     # `p.softmax.__call__` is found as itself and as `p.softmax`: name the shortest.
     found = finder.found
     return [
@@ -291,3 +422,102 @@ def find_own_calls(all_trees: list, answer_trees: list, forbidden) -> list[str]:
         for name in found
         if not any(other != name and name.startswith(other + ".") for other in found)
     ]
+
+
+# --- reaching into the grading process itself (any cell) ---------------------------
+
+# What a notebook needs only to reach the grader's own code, frames or objects in its
+# process (the child runs the notebook and then calls its answers): such a notebook is
+# not graded (`invalid`). None of it is needed by any exercise of the course.
+TAMPERING_NAMES = (
+    "sys.modules",
+    "sys._getframe",
+    "sys._current_frames",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.addaudithook",
+    "inspect.currentframe",
+    "inspect.stack",
+    "inspect.trace",
+    "inspect.getouterframes",
+    "inspect.getinnerframes",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "ctypes",
+    "_ctypes",
+    "cffi",
+    "builtins",
+    "__main__",
+    "utils.grading",
+    "utils.checks",
+    "threading.settrace",
+)
+TAMPERING_ALLOWED = ("utils.checks.check", "utils.checks.hint")
+TAMPERING_ATTRIBUTES = frozenset(
+    {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame"}
+    | {"ag_frame", "__globals__", "_getframe", "_current_frames", "get_referrers"}
+    | {"get_referents", "__builtins__", "__subclasses__", "__mro__", "__bases__"}
+)
+_INTROSPECTED = ("sys", "gc", "inspect", "builtins", "ctypes", "__main__", "utils", "types")
+
+
+def find_tampering(all_trees: list) -> list[str]:
+    """What in the notebook reaches into the grading process (at most MAX_CALLS)."""
+    finder = _Finder(TAMPERING_NAMES)
+    for tree in all_trees:
+        if tree is not None:
+            finder.learn_imports(tree)
+    for _ in range(2):
+        for tree in all_trees:
+            if tree is not None:
+                finder.learn_assignments(tree)
+    found: list[str] = []
+
+    def add(text: str) -> None:
+        text = text if len(text) <= MAX_CALL_CHARS else text[: MAX_CALL_CHARS - 3] + "..."
+        if text not in found and len(found) < MAX_CALLS:
+            found.append(text)
+
+    for tree in all_trees:
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = (
+                    [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else [
+                        f"{node.module}.{alias.name}"
+                        for alias in node.names
+                        if node.module and not node.level
+                    ]
+                )
+                for module in modules:
+                    if _matches(module, TAMPERING_NAMES) and not _matches(
+                        module, TAMPERING_ALLOWED
+                    ):
+                        add(f"import({module})")
+            elif isinstance(node, ast.Attribute):
+                name = finder.qualified(node)
+                if name is not None and _matches(name, TAMPERING_NAMES):
+                    if not _matches(name, TAMPERING_ALLOWED):
+                        add(name)
+                elif node.attr in TAMPERING_ATTRIBUTES:
+                    add(f".{node.attr}")
+            elif isinstance(node, ast.Call):
+                function = node.func
+                called = function.id if isinstance(function, ast.Name) else None
+                first = node.args[0] if node.args else None
+                if called in ("getattr", "setattr", "delattr", "vars") and first is not None:
+                    owner = finder.qualified(first)
+                    attribute = node.args[1] if len(node.args) > 1 else None
+                    if isinstance(attribute, ast.Constant) and isinstance(attribute.value, str):
+                        if attribute.value in TAMPERING_ATTRIBUTES or (
+                            owner is not None
+                            and _matches(f"{owner}.{attribute.value}", TAMPERING_NAMES)
+                        ):
+                            add(f"{called}({owner or '...'}, {attribute.value!r})")
+                    elif owner is not None and owner.split(".")[0] in _INTROSPECTED:
+                        add(f"{called}({owner}, ...)")
+    return found

@@ -134,6 +134,7 @@ class ChildRun:
     # Per exercise, from the child's reading of the cells before any of them ran: the
     # cells that define the answer and the own-implementation calls found there.
     analysis: list[dict] | None = None
+    tampering: list[str] = field(default_factory=list)  # reaches into the grading process
     current_cell: int | None = None  # the cell the child said it started last
     interrupted: list[int] = field(default_factory=list)  # cells this grader interrupted
     # Cells that ended the child or could not be interrupted, each with why; the notebook
@@ -166,21 +167,15 @@ _DYNAMIC_CALLS = re.compile(
 )
 
 
+# What the reading of the cells may name (it is sent before any cell runs, so only the
+# grader's own code wrote it; the check keeps a broken one out of the gradebook).
+_SAFE_CALL = re.compile(r"(?=.{1,160}$)[A-Za-z0-9_.()\[\]'=]+(, [A-Za-z0-9_.()\[\]'=]+)*")
+
+
 def _known_call(call: str, own: tuple[str, ...]) -> bool:
-    """Is `call` a name the finder may report for this exercise (so what a child sends
-    can only ever be one of them)?"""
-    if _DYNAMIC_CALLS.fullmatch(call):
-        return True
-    for entry in own:
-        if entry.endswith("=)"):
-            base, keyword = entry[: -len("=)")].split("(")
-            if call == f"{base}({keyword}=...)":
-                return True
-        elif call == entry or call.startswith(entry + "."):
-            return re.fullmatch(r"[A-Za-z0-9_.]{1,200}", call) is not None
-        elif "." in entry and call == f"{entry.split('.')[0]}.(...).{entry.rsplit('.', 1)[1]}":
-            return True
-    return False
+    """Is `call` something the reading of the cells may name? (Plain dotted names, calls
+    and subscripts: it is shown in the gradebook.)"""
+    return _SAFE_CALL.fullmatch(call) is not None
 
 
 MAX_OWN_CALLS = 8
@@ -204,8 +199,16 @@ class _Conversation:
         self.started: list[int] = []
 
     def _analysis(self, header: dict) -> None:
-        if header.get("kind") != "analysis" or set(header) != {"kind", "exercises"}:
+        if header.get("kind") != "analysis" or set(header) != {"kind", "exercises", "tampering"}:
             raise ResultError("the first message was not the reading of the cells")
+        found = header["tampering"]
+        if not (
+            isinstance(found, list)
+            and len(found) <= MAX_OWN_CALLS
+            and all(_text_ok(item, 160) and _SAFE_CALL.fullmatch(item) for item in found)
+        ):
+            raise ResultError("the reading of the cells is malformed")
+        self.run.tampering = list(found)
         exercises = header["exercises"]
         if not isinstance(exercises, list) or len(exercises) != len(self.plan.specs):
             raise ResultError("the reading of the cells does not cover every exercise")
@@ -537,7 +540,7 @@ class Sandbox:
 
     # -- one child ----------------------------------------------------------------
 
-    def run(self, cells: list, plan) -> ChildRun:
+    def run(self, cells: list, plan, tagged: dict | None = None) -> ChildRun:
         """Run one submission (its raw code cells) against `plan`'s cases.
 
         A cell that ends the child's process, or runs past the per-cell limit and does
@@ -550,14 +553,17 @@ class Sandbox:
             how: dict[int, str] = {}
             interrupted: list[int] = []
             analysis = None  # the first run's: it read every cell, the left-out ones too
+            tampering = None
             begin = time.monotonic()
             while True:
                 left = self.timeout - (time.monotonic() - begin)
                 kept = [cell for cell in cells if cell[0] not in skipped]
-                run, _report, _stderr = self._spawn(slot, (kept, plan, left), probe=False)
+                job = (kept, plan, left, tagged or {})
+                run, _report, _stderr = self._spawn(slot, job, probe=False)
                 analysis = run.analysis if analysis is None else analysis
+                tampering = run.tampering if tampering is None else tampering
                 if run.protocol_error is None:
-                    run.analysis = analysis
+                    run.analysis, run.tampering = analysis, tampering
                 run.skipped, run.skipped_how = dict(skipped), dict(how)
                 run.interrupted = sorted(set(interrupted) | set(run.interrupted))
                 if (
@@ -746,12 +752,14 @@ class Sandbox:
             return False
         return True
 
-    def _converse(self, process, result_read, run: ChildRun, cells, plan, budget) -> None:
+    def _converse(self, process, result_read, run: ChildRun, cells, plan, budget, tagged) -> None:
         conversation = _Conversation(run, plan, [number for number, _source in cells])
         reader = _protocol.FrameReader()
         stdin = process.stdin.fileno()
         os.set_blocking(stdin, False)
-        pending = bytearray(_protocol.encode_frame({"kind": "cells", "cells": cells}))
+        pending = bytearray(
+            _protocol.encode_frame({"kind": "cells", "cells": cells, "tagged": tagged})
+        )
         pending += plan.visible_frame
         deadline = time.monotonic() + max(budget, 0.0)
         run.cell_timeout = self.cell_timeout
