@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -155,10 +156,41 @@ def test_moodle_csv_has_an_identifier_and_a_column_per_lesson():
 def test_students_missing_on_either_side_are_reported():
     lines = table(roster_problems_csv(rows(), ROSTER))
     assert lines == [
-        ["problem", "folder", "name"],
-        ["no submission", "zoe", "Zoe"],
-        ["not in the roster", "'=cmd|' /C calc'!A0", ""],
+        ["problem", "folder", "name", "note"],
+        ["no submission", "zoe", "Zoe", ""],
+        ["not in the roster", "'=cmd|' /C calc'!A0", "", ""],
     ]
+
+
+def test_folders_match_in_any_unicode_normalization_and_case_is_pointed_out():
+    decomposed = unicodedata.normalize("NFD", "jörg")
+    assert decomposed != "jörg"
+    graded = [
+        Row(decomposed, "02.ipynb", "02.logsumexp", 2.0, 2.0, "passed", "", lesson="02"),
+        Row("Alice", "02.ipynb", "02.logsumexp", 1.0, 2.0, "partial", "", lesson="02"),
+    ]
+    roster = parse_roster("folder,name,id\njörg ,Jörg M,201\nalice,Alice,202\n")
+    lines = table(canvas_csv(graded, {"02": 2.0}, roster))
+    assert lines[2] == ["Jörg M", "201", "", "", "", "2"]
+    assert lines[3] == ["Alice", "202", "", "", "", ""]  # Alice is not alice: not guessed
+    problems = table(roster_problems_csv(graded, roster))[1:]
+    assert problems == [
+        ["no submission", "alice", "Alice", "differs only in letter case from Alice"],
+        ["not in the roster", "Alice", "", ""],
+    ]
+    with pytest.raises(ValueError, match="already on line 2"):
+        parse_roster(f"folder\njörg\n{decomposed}\n")
+
+
+def test_identity_columns_are_written_exactly_as_the_roster_has_them():
+    roster = parse_roster(
+        "folder,name,id,sis_user_id,sis_login_id,email\nada,=Ada,-101,+S101,@ada,=a@b.c\n"
+    )
+    graded = [Row("ada", "02.ipynb", "02.logsumexp", 2.0, 2.0, "passed", "", lesson="02")]
+    canvas = table(canvas_csv(graded, {"02": 2.0}, roster))
+    assert canvas[2] == ["'=Ada", "-101", "+S101", "@ada", "", "2"]  # the LMS matches IDs
+    moodle = table(moodle_csv(graded, {"02": 2.0}, roster))
+    assert moodle[1] == ["'=Ada", "+S101", "@ada", "=a@b.c", "2"]
 
 
 # --- (c) graded for real, in one run and in shards ----------------------------------------------
@@ -198,7 +230,7 @@ def test_canvas_points_are_summary_points(class_with_roster):
     }
     assert canvas[1][5] == "6"
     problems = table((out / "roster-problems.csv").read_text())[1:]
-    assert problems == [["no submission", "zed", "Zed"], ["not in the roster", "cy", ""]]
+    assert problems == [["no submission", "zed", "Zed", ""], ["not in the roster", "cy", "", ""]]
     for name in ("canvas.csv", "moodle.csv", "roster-problems.csv"):
         assert (out / name).stat().st_mode & 0o777 == 0o600
 

@@ -444,7 +444,7 @@ def report_html(rows, lesson_points: dict[str, float], roster=None) -> str:
         problems = roster_problems(rows, roster)
         if problems:
             listed = [list(problem) for problem in problems[:MAX_LISTED_PROBLEMS]]
-            parts.append(_table(["problem", "folder", "name"], listed))
+            parts.append(_table(["problem", "folder", "name", "note"], listed))
             if len(problems) > MAX_LISTED_PROBLEMS:
                 parts.append(
                     f"<p>and {len(problems) - MAX_LISTED_PROBLEMS} more: see "

@@ -31,6 +31,13 @@ With a roster the grader writes, beside grades.csv:
 A lesson's cell holds the points summary.csv counts for it (the best
 notebook of the lesson) and is empty when the student handed in no notebook
 of that lesson: both LMSs leave an empty cell unchanged.
+
+A roster folder matches a submission folder when both are equal after
+Unicode NFC normalization and trimming (a zip made on macOS stores "jörg"
+decomposed); letter case counts, and roster-problems.csv points out folders
+that differ only in case. IDs, logins and e-mail addresses are written
+exactly as the roster has them (the LMS matches them literally); names and
+sections that a spreadsheet would run as a formula get a leading quote.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import io
 import os
 import re
 import stat
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -146,12 +154,12 @@ sis_login_id='', section='', email=''),)
             if not any(identity) or POINTS_POSSIBLE in (identity[0], line[0].strip()):
                 continue  # a Canvas export's "Points Possible" or "Manual Posting" row
             raise ValueError(f"line {number}: no folder for this student")
-        if values["folder"] in seen:
+        key = folder_key(values["folder"])
+        if key in seen:
             raise ValueError(
-                f"line {number}: folder {values['folder']!r} is already on line "
-                f"{seen[values['folder']]}"
+                f"line {number}: folder {values['folder']!r} is already on line {seen[key]}"
             )
-        seen[values["folder"]] = number
+        seen[key] = number
         for field in ("id", "sis_user_id", "sis_login_id", "email"):
             value = values.get(field, "")
             if value and value in unique[field]:
@@ -196,10 +204,31 @@ def lesson_column(lesson: str) -> str:
     return f"Lesson {lesson}"
 
 
-def _text(value: str) -> str:
+def folder_key(name: str) -> str:
+    """How a roster folder and a submission folder are compared: Unicode NFC (a zip made on
+    macOS writes names decomposed, NFD), without surrounding spaces. Letter case counts."""
+    return unicodedata.normalize("NFC", name).strip()
+
+
+def match_students(rows, roster: Roster) -> dict[str, list[str]]:
+    """roster folder -> the submission folders (grades.csv's `student`) that match it."""
+    students: dict[str, list[str]] = defaultdict(list)
+    for student in sorted({row.student for row in rows}):
+        students[folder_key(student)].append(student)
+    return {entry.folder: students.get(folder_key(entry.folder), []) for entry in roster.entries}
+
+
+def _shown(value: str) -> str:
+    """A name or section as the LMS shows it: one line, and no formula for a spreadsheet."""
     from utils.grading._report import csv_cell
 
     return csv_cell(" ".join(value.split()))
+
+
+def _identity(value: str) -> str:
+    """An ID, login or e-mail address exactly as the roster has it: the LMS matches it
+    literally, so a quote in front would make the student unknown."""
+    return value
 
 
 def _csv(lines: list[list[str]]) -> str:
@@ -208,11 +237,16 @@ def _csv(lines: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
-def _score_cells(entry: RosterEntry, lessons, scores) -> list[str]:
+def _score_cells(matched: list[str], lessons, scores) -> list[str]:
+    """A lesson's points, or "" when the student handed in none of it (or when several
+    submission folders match the roster's, which roster-problems.csv lists)."""
     from utils.grading._report import format_points
 
+    if len(matched) != 1:
+        return ["" for _ in lessons]
+    (student,) = matched
     return [
-        format_points(scores[(entry.folder, lesson)]) if (entry.folder, lesson) in scores else ""
+        format_points(scores[(student, lesson)]) if (student, lesson) in scores else ""
         for lesson in lessons
     ]
 
@@ -222,26 +256,18 @@ def canvas_csv(rows, lesson_points: dict[str, float], roster: Roster) -> str:
     from utils.grading._report import format_points
 
     lessons = sorted(lesson_points)
-    scores = lesson_scores(rows)
+    scores, matches = lesson_scores(rows), match_students(rows, roster)
     header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     lines = [[*header, *(lesson_column(lesson) for lesson in lessons)]]
-    lines.append(
-        [
-            "    " + POINTS_POSSIBLE,
-            "",
-            "",
-            "",
-            "",
-            *(format_points(lesson_points[x]) for x in lessons),
-        ]
-    )
+    maxima = [format_points(lesson_points[lesson]) for lesson in lessons]
+    lines.append(["    " + POINTS_POSSIBLE, "", "", "", "", *maxima])
     for entry in roster.entries:
-        identity = [entry.name or entry.folder, entry.id, entry.sis_user_id, entry.sis_login_id]
         lines.append(
             [
-                *(_text(value) for value in identity),
-                _text(entry.section),
-                *_score_cells(entry, lessons, scores),
+                _shown(entry.name or entry.folder),
+                *(_identity(v) for v in (entry.id, entry.sis_user_id, entry.sis_login_id)),
+                _shown(entry.section),
+                *_score_cells(matches[entry.folder], lessons, scores),
             ]
         )
     return _csv(lines)
@@ -250,34 +276,47 @@ def canvas_csv(rows, lesson_points: dict[str, float], roster: Roster) -> str:
 def moodle_csv(rows, lesson_points: dict[str, float], roster: Roster) -> str:
     """A file for Moodle's CSV grade import: identifier columns, one column per lesson."""
     lessons = sorted(lesson_points)
-    scores = lesson_scores(rows)
+    scores, matches = lesson_scores(rows), match_students(rows, roster)
     header = ["Full name", "ID number", "Username", "Email address"]
     lines = [[*header, *(lesson_column(lesson) for lesson in lessons)]]
     for entry in roster.entries:
-        identity = [entry.name or entry.folder, entry.sis_user_id, entry.sis_login_id, entry.email]
-        lines.append([*(_text(value) for value in identity), *_score_cells(entry, lessons, scores)])
+        lines.append(
+            [
+                _shown(entry.name or entry.folder),
+                *(_identity(v) for v in (entry.sis_user_id, entry.sis_login_id, entry.email)),
+                *_score_cells(matches[entry.folder], lessons, scores),
+            ]
+        )
     return _csv(lines)
 
 
-def roster_problems(rows, roster: Roster) -> list[tuple[str, str, str]]:
-    """(problem, folder, name) for roster students without submissions and unknown folders."""
-    submitted = {row.student for row in rows}
-    problems = [
-        ("no submission", entry.folder, entry.name)
-        for entry in roster.entries
-        if entry.folder not in submitted
-    ]
-    known = roster.folders()
-    problems += [
-        ("not in the roster", folder, "") for folder in sorted(submitted) if folder not in known
-    ]
+def roster_problems(rows, roster: Roster) -> list[tuple[str, str, str, str]]:
+    """(problem, folder, name, note): roster students without a submission (or with
+    several matching folders), and submission folders the roster does not name."""
+    matches = match_students(rows, roster)
+    matched = {student for students in matches.values() for student in students}
+    unknown = sorted({row.student for row in rows} - matched)
+    by_case = defaultdict(list)
+    for student in unknown:
+        by_case[folder_key(student).casefold()].append(student)
+    problems = []
+    for entry in roster.entries:
+        found = matches[entry.folder]
+        if not found:
+            alike = by_case.get(folder_key(entry.folder).casefold(), [])
+            note = f"differs only in letter case from {', '.join(alike)}" if alike else ""
+            problems.append(("no submission", entry.folder, entry.name, note))
+        elif len(found) > 1:
+            note = f"{len(found)} submission folders match it: no grade written"
+            problems.append(("several submissions", entry.folder, entry.name, note))
+    problems += [("not in the roster", student, "", "") for student in unknown]
     return problems
 
 
 def roster_problems_csv(rows, roster: Roster) -> str:
-    lines = [["problem", "folder", "name"]]
+    lines = [["problem", "folder", "name", "note"]]
     lines += [
-        [problem, _text(folder), _text(name)]
-        for problem, folder, name in roster_problems(rows, roster)
+        [problem, _shown(folder), _shown(name), _shown(note)]
+        for problem, folder, name, note in roster_problems(rows, roster)
     ]
     return _csv(lines)
