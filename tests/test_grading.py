@@ -293,8 +293,9 @@ def test_a_correct_answer_that_warns_keeps_full_marks(graded_class):
 def test_patching_numpy_utils_checks_and_builtins_gains_nothing(graded_class, student):
     for row in rows_of(graded_class, student).values():
         assert float(row["points"]) == 0.0, row
-        # An answer that reaches into utils.checks is also flagged (its cases gave 0).
-        assert row["status"] in ("failed", "error", "flagged"), row
+        # Patching the checker's module or builtins reaches into the grading process.
+        assert row["status"] == "invalid", row
+        assert "reaches into the grading process" in row["message"], row
 
 
 def test_printed_and_planted_fake_results_gain_nothing(graded_class):

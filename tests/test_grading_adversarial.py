@@ -486,12 +486,21 @@ def attacks(port: int, home: str) -> dict[str, tuple[object, str]]:
             "full",
         ),
         "abstract_connect": (fx.after_imports(correct(), report_cell(ABSTRACT_CONNECT)), "full"),
-        "shm_a": (fx.after_imports(correct(), report_cell(SHM)), "full"),
-        "shm_b": (fx.after_imports(correct(), report_cell(SHM_OTHER)), "full"),
+        "shm_a": (
+            fx.after_imports(correct(), report_cell(SHM)),
+            "invalid",
+        ),  # ctypes: reaches into the grading process
+        "shm_b": (
+            fx.after_imports(correct(), report_cell(SHM_OTHER)),
+            "invalid",
+        ),  # ctypes: reaches into the grading process
         # Their cell is interrupted or left out (the notebook rerun without it); on a
         # loaded machine the notebook limit may come first.
         "cpu_hog": (fx.after_imports(correct(), CPU_HOG), "full_or_timeout"),
-        "escapes": (fx.after_imports(correct(), report_cell(ESCAPES)), "full"),
+        "escapes": (
+            fx.after_imports(correct(), report_cell(ESCAPES)),
+            "invalid",
+        ),  # ctypes: reaches into the grading process
         "fork_bomb": (fx.after_imports(correct(), FORK_BOMB), "full_or_timeout"),
         "process_flood": (fx.after_imports(correct(), report_cell(PROCESS_FLOOD)), "full"),
         "memory_spread": (fx.after_imports(correct(), MEMORY_SPREAD), "stopped_or_rerun"),

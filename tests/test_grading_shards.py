@@ -16,6 +16,7 @@ import pytest
 import yaml
 from test_grading import copy_course, run_grader
 
+from utils.grading._report import gradebook_contents
 from utils.grading._shard import parse_shard, seed_check, shard_of
 
 SEED = "shard-seed-2718"
@@ -195,9 +196,36 @@ def test_merge_refuses_missing_duplicate_or_foreign_shards(graded):
     manifest = json.loads((other_options / "grading.json").read_text())
     _edit_manifest(other_options, options={**manifest["options"], "own_implementation": "zero"})
     assert "different options" in refusal(graded, one, other_options, three)
+    # Red team 01:54: a shard cut short or edited after grading is refused.
     broken_rows = _copy(graded, 1, "broken-rows")
     (broken_rows / "rows.jsonl").write_text('{"student": 1}\n')
-    assert "rows.jsonl, line 1" in refusal(graded, one, broken_rows, three)
+    assert "incomplete or was changed" in refusal(graded, one, broken_rows, three)
+    empty_rows = _copy(graded, 1, "empty-rows")
+    (empty_rows / "rows.jsonl").write_bytes(b"")
+    assert "incomplete or was changed" in refusal(graded, one, empty_rows, three)
+    short_rows = _copy(graded, 1, "short-rows")
+    lines = (short_rows / "rows.jsonl").read_bytes().splitlines(keepends=True)
+    (short_rows / "rows.jsonl").write_bytes(b"".join(lines[:-1]))
+    assert "incomplete or was changed" in refusal(graded, one, short_rows, three)
+    lost_feedback = _copy(graded, 1, "lost-feedback")
+    next((lost_feedback / "feedback").rglob("*.md")).unlink()
+    assert "incomplete or was changed" in refusal(graded, one, lost_feedback, three)
+    # Points that do not fit the status are refused even with a matching grading.json.
+    edited = _copy(graded, 1, "edited-points")
+    text = (edited / "rows.jsonl").read_text(encoding="utf-8")
+    assert '"points":0.0,"max_points":1.0,"status":"not_attempted"' in text
+    text = text.replace(
+        '"points":0.0,"max_points":1.0,"status":"not_attempted"',
+        '"points":0.5,"max_points":1.0,"status":"not_attempted"',
+        1,
+    )
+    (edited / "rows.jsonl").write_text(text, encoding="utf-8")
+    feedback = {
+        str(path.relative_to(edited / "feedback")): path.read_bytes()
+        for path in (edited / "feedback").rglob("*.md")
+    }
+    _edit_manifest(edited, contents=gradebook_contents(text.encode("utf-8"), feedback))
+    assert "do not fit its status not_attempted" in refusal(graded, one, edited, three)
     no_manifest = _copy(graded, 1, "no-manifest")
     (no_manifest / "grading.json").unlink()
     assert "not a gradebook" in refusal(graded, one, no_manifest, three)

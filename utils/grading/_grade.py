@@ -428,6 +428,7 @@ def judge(
         )
         return graded
     if run.tampering:
+        graded.cell_problems = list(run.cells or [])  # the cells ran: their errors are shown
         graded.rows = _rows_for_all(
             submission,
             plan,

@@ -188,6 +188,11 @@ def _row_from(item) -> Row:
         raise ValueError("a row's counted is not true or false")
     if values["status"] not in STATUSES or values["checked_status"] not in STATUSES:
         raise ValueError("a row has an unknown status")
+    points, maximum, status = values["points"], values["max_points"], values["status"]
+    if points > maximum or (status == "passed" and points != maximum):
+        raise ValueError(f"a row's points do not fit its status {status}")
+    if status in ("failed", "not_attempted", "error", "timeout", "invalid") and points != 0:
+        raise ValueError(f"a row's points do not fit its status {status}")
     for name in _ROW_FIELDS:
         if name not in (*_TUPLE_FIELDS, "points", "max_points", "counted") and not isinstance(
             values[name], str
@@ -498,5 +503,23 @@ def write_outputs(
         shutil.rmtree(staging, ignore_errors=True)
     _write_atomically(out / "grades.csv", _grades_csv(rows))
     _write_atomically(out / "summary.csv", _summary_csv(rows, lesson_points))
-    _write_atomically(out / ROWS_FILE, "".join(row_line(row) + "\n" for row in rows))
+    rows_text = "".join(row_line(row) + "\n" for row in rows)
+    _write_atomically(out / ROWS_FILE, rows_text)
+    # Last, and with what it vouches for: a gradebook cut short (a failed copy, a full
+    # disk, a job killed while writing) is refused by merge.
+    manifest = {**manifest, "contents": gradebook_contents(rows_text.encode("utf-8"), feedback)}
     _write_atomically(out / MANIFEST_FILE, manifest_text(manifest))
+
+
+def gradebook_contents(rows_bytes: bytes, feedback: dict[str, bytes]) -> dict:
+    """What grading.json vouches for: the rows' count and digest, the feedback files'."""
+    files = hashlib.sha256()
+    for path in sorted(feedback):
+        files.update(path.encode("utf-8", "surrogateescape") + b"\0")
+        files.update(hashlib.sha256(feedback[path]).digest())
+    return {
+        "rows": rows_bytes.count(b"\n"),
+        "rows_sha256": hashlib.sha256(rows_bytes).hexdigest(),
+        "feedback": len(feedback),
+        "feedback_sha256": files.hexdigest(),
+    }

@@ -168,7 +168,7 @@ def _feedback_files(folder: Path) -> dict[str, bytes]:
 def merge_gradebooks(folders: list[Path]) -> tuple[dict, list[Row], dict[str, bytes], dict]:
     """(manifest, rows, feedback files, lesson points) of the whole class from its shards'
     gradebooks, or MergeError with the reason."""
-    from utils.grading._report import read_rows
+    from utils.grading._report import gradebook_contents, read_rows
 
     if not folders:
         raise MergeError("no shard gradebooks given")
@@ -201,6 +201,17 @@ def merge_gradebooks(folders: list[Path]) -> tuple[dict, list[Row], dict[str, by
     groups: list[tuple[tuple, list[Row]]] = []
     for folder, manifest in zip(folders, manifests, strict=True):
         try:
+            with open(folder / "rows.jsonl", "rb") as file:
+                rows_bytes = file.read()
+        except FileNotFoundError:
+            raise MergeError(f"{folder} has no rows.jsonl") from None
+        shard_feedback = _feedback_files(folder)
+        if manifest.get("contents") != gradebook_contents(rows_bytes, shard_feedback):
+            raise MergeError(
+                f"{folder} is incomplete or was changed after grading (its rows.jsonl or "
+                "feedback/ do not match its grading.json)"
+            )
+        try:
             shard_rows = read_rows(folder / "rows.jsonl")
         except FileNotFoundError:
             raise MergeError(f"{folder} has no rows.jsonl") from None
@@ -213,7 +224,7 @@ def merge_gradebooks(folders: list[Path]) -> tuple[dict, list[Row], dict[str, by
         for lesson, points in (manifest.get("lesson_points") or {}).items():
             if lesson_points.setdefault(lesson, points) != points:
                 raise MergeError(f"lesson {lesson} has different maxima in the shards")
-        for path, data in _feedback_files(folder).items():
+        for path, data in shard_feedback.items():
             if path in feedback:
                 raise MergeError(f"two shards hold the feedback file {path}")
             feedback[path] = data
@@ -226,6 +237,7 @@ def merge_gradebooks(folders: list[Path]) -> tuple[dict, list[Row], dict[str, by
     for _key, group in groups:
         rows.extend(group)
     merged = dict(first)
+    merged.pop("contents", None)  # written anew for the merged files
     merged["shard"] = None
     merged["lesson_points"] = dict(sorted(lesson_points.items()))
     return merged, rows, feedback, merged["lesson_points"]
