@@ -119,6 +119,9 @@ def notebooks() -> dict:
         "walks_frames": fx.after_imports(
             fx.untouched(), "import sys\nrunner = sys._getframe(1).f_globals\n"
         ),
+        "raises_after_def": fx.set_answer(
+            fx.correct(), ABOVE_ID, GOOD_ABOVE + "raise ValueError('after the def')\n"
+        ),
         "own_implementation": fx.set_answer(
             fx.correct(),
             ABOVE_ID,
@@ -287,3 +290,13 @@ def test_a_notebook_that_reaches_into_the_grader_earns_nothing(graded, student):
     for row in graded["rows"][student].values():
         assert (row["status"], float(row["points"])) == ("invalid", 0.0), row
         assert "reaches into the grading process" in row["message"]
+
+
+def test_an_answer_cell_that_raises_after_the_def_is_graded_with_the_error_named(graded):
+    """Red team 02:01: graded on what it defined (nbgrader would give the points too),
+    the cell and its error beside the grade, in the message and the cell column."""
+    row = graded["rows"]["raises_after_def"][ABOVE]
+    assert full(row), row
+    assert row["cell"].startswith("cell ")
+    assert "ValueError: after the def" in row["message"]
+    assert row["cell"] in row["message"]

@@ -385,3 +385,21 @@ def test_no_solution_and_no_hand_out_reaches_into_the_grader():
                 if cell["cell_type"] == "code"
             ]
             assert tampering(cells) == [], path.name
+
+
+def _import_as_answer_cases():
+    cases = []
+    for spec in exercises.all_exercises():
+        for entry in own_implementations(spec):
+            if "(" in entry or spec.kind != "function":
+                continue
+            module, _dot, last = entry.rpartition(".")
+            source = module if last == spec.answer_name else entry
+            cases.append((spec.id, f"from {source} import {spec.answer_name}\n"))
+    return cases
+
+
+@pytest.mark.parametrize(("exercise_id", "answer"), _import_as_answer_cases())
+def test_importing_the_answer_from_any_own_implementation_is_flagged(exercise_id, answer):
+    """Red team 02:04: the import that IS the answer, for every entry of the table."""
+    assert calls_in(exercise_id, answer), answer

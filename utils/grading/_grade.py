@@ -444,6 +444,18 @@ def judge(
         cell = answer_cell(submission, spec, run, index)
         if row.status in ("error", "timeout") and cell is not None and not row.cell:
             row = dataclasses.replace(row, cell=cell_label(submission, cell))
+        problem = next((p for p in run.cells or [] if p.get("cell") == cell), None)
+        if problem is not None and not row.cell and row.status != "not_attempted":
+            # The answer was defined, then its cell raised: graded on what it did (as
+            # nbgrader would), the error named beside the grade.
+            label = cell_label(submission, cell)
+            error = problem["error"] if len(problem["error"]) <= 200 else problem["error"][:197]
+            row = dataclasses.replace(
+                row,
+                cell=label,
+                message=f"{row.message} (note: {label} raised {error} after it defined "
+                f"`{spec.answer_name}`)",
+            )
         graded.rows.append(_flagged(row, run, index, own_implementation))
     return graded
 
