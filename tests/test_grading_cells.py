@@ -23,7 +23,7 @@ from utils.grading._sandbox import ChildRun
 
 SEED = "cells-seed-31337"
 CELL_TIMEOUT = 1.5
-TIMEOUT = 14
+TIMEOUT = 20
 LESSON_FILE = fx.lesson_path("solutions", fx.LESSON).name
 MEAN, ABOVE = "00.mean_score", "00.scores_above"
 ABOVE_ID = "00_scores_above"
@@ -119,6 +119,9 @@ def notebooks() -> dict:
         "walks_frames": fx.after_imports(
             fx.untouched(), "import sys\nrunner = sys._getframe(1).f_globals\n"
         ),
+        # Red team 01:49: several cells that ignore the interrupt, after the answers: no
+        # time for a rerun per cell, so a last run stops before them.
+        "many_stuck": fx.at_end(fx.correct(), STUCK, STUCK, STUCK, STUCK),
         "raises_after_def": fx.set_answer(
             fx.correct(), ABOVE_ID, GOOD_ABOVE + "raise ValueError('after the def')\n"
         ),
@@ -179,6 +182,7 @@ def full(row) -> bool:
         "loop_after_def",
         "ignores_sigint",
         "swallows_interrupts",
+        "many_stuck",
         "forks",
         "floods",
         "os_exit",

@@ -66,7 +66,7 @@ BWRAP_VARIABLE = "COURSE_GRADING_BWRAP"  # another bwrap binary (tests: a missin
 PR_SET_CHILD_SUBREAPER = 36
 MEMORY_CHECK_SECONDS = 0.25
 INTERRUPT_GRACE_SECONDS = 2.0  # after SIGINT, before the cell counts as uninterruptible
-MAX_RERUNS = 3  # cells left out (each one a rerun of the notebook without it)
+MAX_RERUNS = 4  # cells left out (each one a rerun of the notebook without it)
 
 
 class SandboxError(RuntimeError):
@@ -143,6 +143,7 @@ class ChildRun:
     skipped_how: dict[int, str] = field(default_factory=dict)  # how each ended its process
     ended_in: tuple[int, str] | None = None  # this child ended inside that cell
     stopped_at: int | None = None  # the notebook's time ran out in this cell: none after ran
+    cell_started: dict[int, float] = field(default_factory=dict)  # seconds into the run
     cell_timeout: float = 0.0
 
     def end(self) -> str:
@@ -545,7 +546,8 @@ class Sandbox:
 
         A cell that ends the child's process, or runs past the per-cell limit and does
         not stop when interrupted, is left out and the notebook runs again from the
-        start without it (at most MAX_RERUNS times, all runs within --timeout), so the
+        start without it (at most MAX_RERUNS times, all runs within --timeout); when no
+        time (or rerun) is left for that, a last run stops before the cell, so the
         exercises whose cells ran are still graded."""
         slot = self._slots.get()
         try:
@@ -555,10 +557,16 @@ class Sandbox:
             analysis = None  # the first run's: it read every cell, the left-out ones too
             tampering = None
             begin = time.monotonic()
+            last_cell: int | None = None  # set: the final run stops before this cell
+            cell_limit = self.cell_timeout
             while True:
                 left = self.timeout - (time.monotonic() - begin)
-                kept = [cell for cell in cells if cell[0] not in skipped]
-                job = (kept, plan, left, tagged or {})
+                kept = [
+                    cell
+                    for cell in cells
+                    if cell[0] not in skipped and (last_cell is None or cell[0] < last_cell)
+                ]
+                job = (kept, plan, left, tagged or {}, cell_limit)
                 run, _report, _stderr = self._spawn(slot, job, probe=False)
                 analysis = run.analysis if analysis is None else analysis
                 tampering = run.tampering if tampering is None else tampering
@@ -566,19 +574,43 @@ class Sandbox:
                     run.analysis, run.tampering = analysis, tampering
                 run.skipped, run.skipped_how = dict(skipped), dict(how)
                 run.interrupted = sorted(set(interrupted) | set(run.interrupted))
-                if (
-                    run.ended_in is None
-                    or run.protocol_error is not None
-                    or len(skipped) >= MAX_RERUNS
-                    or self.timeout - (time.monotonic() - begin) < 1.0
-                ):
+                if last_cell is not None and run.ended_in is None:
+                    run.stopped_at = last_cell  # no cell from there on ran
+                if run.ended_in is None or run.protocol_error is not None or last_cell:
                     run.seconds = time.monotonic() - begin
                     return run
                 number, why = run.ended_in
+                left = self.timeout - (time.monotonic() - begin)
+                prefix = run.cell_started.get(number, 0.0)  # what reaching that cell took
                 skipped[number] = why
                 if why == "ended":  # before any hidden case was sent: safe to say how
                     how[number] = run.end()
                 interrupted = run.interrupted
+                # Rerun without it, with a per-cell limit that still leaves time for a last
+                # run of the cells before it should the rerun get stuck again; when even
+                # that does not fit, the last run now, so the exercises those cells define
+                # are graded within --timeout.
+                reserve = prefix + 1.0
+                cell_limit = min(
+                    self.cell_timeout, left - prefix - reserve - INTERRUPT_GRACE_SECONDS - 1.0
+                )
+                answers_before = any(
+                    cell < number
+                    for cells_of in [
+                        *(item["cells"] for item in analysis or []),
+                        *(tagged or {}).values(),
+                    ]
+                    for cell in cells_of
+                )
+                if cell_limit < 1.0 and not answers_before and len(skipped) <= MAX_RERUNS:
+                    # A last run would grade nothing: rerun with all the time left.
+                    cell_limit = min(self.cell_timeout, left - prefix - 1.0)
+                if len(skipped) > MAX_RERUNS or cell_limit < 1.0:
+                    if left < reserve or not answers_before:
+                        run.skipped, run.skipped_how = dict(skipped), dict(how)
+                        run.seconds = time.monotonic() - begin
+                        return run
+                    last_cell = number
         finally:
             self._slots.put(slot)
 
@@ -752,7 +784,9 @@ class Sandbox:
             return False
         return True
 
-    def _converse(self, process, result_read, run: ChildRun, cells, plan, budget, tagged) -> None:
+    def _converse(
+        self, process, result_read, run: ChildRun, cells, plan, budget, tagged, cell_limit
+    ) -> None:
         conversation = _Conversation(run, plan, [number for number, _source in cells])
         reader = _protocol.FrameReader()
         stdin = process.stdin.fileno()
@@ -761,8 +795,9 @@ class Sandbox:
             _protocol.encode_frame({"kind": "cells", "cells": cells, "tagged": tagged})
         )
         pending += plan.visible_frame
-        deadline = time.monotonic() + max(budget, 0.0)
-        run.cell_timeout = self.cell_timeout
+        started = time.monotonic()
+        deadline = started + max(budget, 0.0)
+        run.cell_timeout = self.cell_timeout  # the option (a rerun may use less)
         cell_deadline = math.inf  # the running cell's limit; then its grace after SIGINT
         grace = False
         limit = "notebook"
@@ -829,7 +864,8 @@ class Sandbox:
                         for header, arrays in reader.feed(data):
                             step = conversation.handle(header, arrays)
                             if step == "cell_started":
-                                cell_deadline = time.monotonic() + self.cell_timeout
+                                run.cell_started[run.current_cell] = time.monotonic() - started
+                                cell_deadline = time.monotonic() + cell_limit
                                 grace = False
                             elif step == "cells_done":
                                 cell_deadline = math.inf
