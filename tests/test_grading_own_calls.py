@@ -344,6 +344,10 @@ TAMPERING = {
     "the checker's internals": "import utils.checks\nutils.checks._same = lambda a, b: True\n",
     "a function's globals": "def f():\n    pass\nf.__globals__['x'] = 1\n",
     "the grader's modules": "from utils.grading import _child\n",
+    "exec of code built at run time": "code = 'import sy' + 's'\nexec(code)\n",
+    "exec of a constant that reaches in": "exec('import sys\\nsys._getframe(0)')\n",
+    "eval of a built string": "eval('sys' + '.modules')\n",
+    "a traceback": "try:\n    1 / 0\nexcept Exception as e:\n    t = e.__traceback__\n",
 }
 
 NOT_TAMPERING = {
@@ -353,6 +357,7 @@ NOT_TAMPERING = {
     "np.stack": "import numpy as np\nnp.stack([np.zeros(2)])\n",
     "check from utils": "from utils import check\nimport utils\nutils.check\n",
     "check from utils.checks": "from utils.checks import check\n",
+    "exec of a harmless constant": "exec('x = 1')\n",
 }
 
 

@@ -458,12 +458,43 @@ TAMPERING_ATTRIBUTES = frozenset(
     {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame"}
     | {"ag_frame", "__globals__", "_getframe", "_current_frames", "get_referrers"}
     | {"get_referents", "__builtins__", "__subclasses__", "__mro__", "__bases__"}
+    | {"__traceback__"}
 )
+# Code built at run time can do all of the above unseen: only constant source is read.
+_RUNTIME_CODE = ("exec", "eval", "compile", "__import__", "builtins.exec", "builtins.eval")
+MAX_SOURCE_DEPTH = 3
 _INTROSPECTED = ("sys", "gc", "inspect", "builtins", "ctypes", "__main__", "utils", "types")
 
 
+def _constant_sources(trees: list, depth: int = 0) -> list:
+    """The syntax trees of the constant strings given to exec/eval/compile, read too."""
+    if depth >= MAX_SOURCE_DEPTH:
+        return []
+    found = []
+    for tree in trees:
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("exec", "eval", "compile")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                try:
+                    found.append(ast.parse(node.args[0].value))
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue
+    return found + _constant_sources(found, depth + 1) if found else []
+
+
 def find_tampering(all_trees: list) -> list[str]:
-    """What in the notebook reaches into the grading process (at most MAX_CALLS)."""
+    """What in the notebook reaches into the grading process (at most MAX_CALLS); code
+    given to exec/eval as a constant string is read too, code built at run time counts
+    as reaching in (nothing shows what it does)."""
+    all_trees = [*all_trees, *_constant_sources(all_trees)]
     finder = _Finder(TAMPERING_NAMES)
     for tree in all_trees:
         if tree is not None:
@@ -509,6 +540,11 @@ def find_tampering(all_trees: list) -> list[str]:
                 function = node.func
                 called = function.id if isinstance(function, ast.Name) else None
                 first = node.args[0] if node.args else None
+                runtime = finder.qualified(function) or called
+                if runtime in _RUNTIME_CODE and not (
+                    isinstance(first, ast.Constant) and isinstance(first.value, str)
+                ):
+                    add(f"{runtime.split('.')[-1]}(...)")
                 if called in ("getattr", "setattr", "delattr", "vars") and first is not None:
                     owner = finder.qualified(first)
                     attribute = node.args[1] if len(node.args) > 1 else None
