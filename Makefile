@@ -18,7 +18,8 @@ PYTEST_ARGS ?=
 SUBMISSIONS ?= submissions
 OUT ?= grading-output
 
-.PHONY: help install lab test lint format student solutions bench grade lock clean FORCE
+.PHONY: help install lab test lint format student solutions bench grade handout handout-branch \
+  lock clean FORCE
 
 help:
 	@echo "make lab      set up .venv (first time) and open JupyterLab on the course"
@@ -26,6 +27,8 @@ help:
 	@echo "make student  regenerate notebooks/ from solutions/"
 	@echo "make bench    benchmarks against scipy / Hugging Face-style / nbgrader"
 	@echo "make grade SUBMISSIONS=dir OUT=dir   grade a class"
+	@echo "make handout OUT=dir   the learners' hand-out (no solutions) in dir and dir.zip"
+	@echo "make handout-branch    the same, committed as git branch handout (nbgitpuller)"
 	@echo "make format   apply ruff's formatting and lint fixes"
 
 install: $(STAMP)
@@ -57,7 +60,7 @@ FORCE:
 
 lab: $(STAMP)
 	$(BIN)/python -m jupyterlab --ServerApp.root_dir="$(CURDIR)" \
-	  --ServerApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
+	  --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
 	  $(ROOT_FLAG) $(LAB_ARGS)
 
 lint: $(STAMP)
@@ -93,6 +96,18 @@ bench: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python -m utils.grading "$(SUBMISSIONS)" --out "$(OUT)" $(GRADE_ARGS)
+
+# The learners' hand-out: student notebooks, utils and the set-up, no solutions.
+# OUT given on the command line is used; otherwise (OUT's default is the
+# grader's) build/handout.
+HANDOUT := $(if $(filter command line,$(origin OUT)),$(OUT),build/handout)
+HANDOUT_BRANCH ?= handout
+
+handout: $(STAMP)
+	$(BIN)/python -m tools.handout "$(HANDOUT)" --zip
+
+handout-branch: $(STAMP)
+	$(BIN)/python -m tools.handout "$(HANDOUT)" --zip --branch "$(HANDOUT_BRANCH)"
 
 # Re-resolve the newest versions allowed by pyproject.toml into the lock.
 lock:

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -326,9 +327,17 @@ def test_arrays_must_fill_the_body_exactly():
             FrameReader().feed(b"NTG1" + struct.pack(">IQ", len(text), len(body)) + text + body)
 
 
+def _analysis_frame(plan, own_calls=None):
+    exercises = [{"cells": [2], "own_calls": []} for _spec in plan.specs]
+    if own_calls is not None:
+        exercises[0]["own_calls"] = own_calls
+    return encode_frame({"kind": "analysis", "exercises": exercises, "tampering": []})
+
+
 def test_the_conversation_refuses_any_other_order():
     plan = plan_lesson("00", "seed", 2.0)
-    cells = encode_frame({"kind": "cells", "problems": []})
+    analysis = _analysis_frame(plan)
+    cells = analysis + encode_frame({"kind": "cells", "problems": []})
     record, _arrays = CaseOutcome("ok", value=1.0, value_type="float").to_record()
     entry = {"record": record, "arrays": {}, "timed_out": False}
 
@@ -344,13 +353,38 @@ def test_the_conversation_refuses_any_other_order():
             }
         )
 
+    def cell(number):
+        return encode_frame({"kind": "cell", "cell": number})
+
     for data in [
         exercise("visible", 0, [entry]),  # before the cells
-        cells + cells,
+        encode_frame({"kind": "cells", "problems": []}),  # the reading of the cells first
+        analysis + analysis,
+        cells + cells[len(analysis) :],
         cells + exercise("visible", 1, [entry]),
         cells + exercise("hidden", 0, [entry]),
         cells + exercise("visible", 0, [entry, entry]),  # one case, two outcomes
         cells + encode_frame({"kind": "done"}),
+        # Forged cell starts: out of order, again, a cell the notebook does not have,
+        # after the cells' report, or with extra fields.
+        analysis + cell(3) + cell(2),
+        analysis + cell(2) + cell(2),
+        analysis + cell(99),
+        cells + cell(4),
+        analysis + encode_frame({"kind": "cell", "cell": 2, "interrupted": True}),
+        analysis + encode_frame({"kind": "cells", "problems": [{"cell": 99, "error": "x"}]}),
+        # The reading of the cells may only name calls the grader asked about.
+        _analysis_frame(plan, ["anything at all"]),
+        _analysis_frame(plan, ["a <b>"]),
+        encode_frame({"kind": "analysis", "exercises": [], "tampering": []}),
+        encode_frame({"kind": "analysis", "exercises": [{"cells": [], "own_calls": []}] * 2}),
+        encode_frame(
+            {
+                "kind": "analysis",
+                "exercises": [{"cells": [], "own_calls": []}] * 2,
+                "tampering": ["<script>"],
+            }
+        ),
     ]:
         conversation = _Conversation(ChildRun(), plan, 5)
         frames = FrameReader().feed(data)
@@ -359,8 +393,16 @@ def test_the_conversation_refuses_any_other_order():
         with pytest.raises(ResultError):
             conversation.handle(*frames[-1])
     conversation = _Conversation(ChildRun(), plan, 5)
-    steps = [conversation.handle(h, a) for h, a in FrameReader().feed(cells)]
-    assert steps == ["cells_done"]
+    steps = [
+        conversation.handle(h, a)
+        for h, a in FrameReader().feed(analysis + cell(2) + cells[len(analysis) :])
+    ]
+    assert steps == [None, "cell_started", "cells_done"]
+    run = ChildRun()
+    conversation = _Conversation(run, plan, 5)
+    for frame in FrameReader().feed(_analysis_frame(plan, ["getattr(utils, ...)"])):
+        conversation.handle(*frame)
+    assert run.analysis[0]["own_calls"] == ["getattr(utils, ...)"]
 
 
 # --- names and escapes ------------------------------------------------------------------------
@@ -586,3 +628,12 @@ def test_the_decoder_module_reads_no_files():
     source = Path(_protocol.__file__).read_text()
     assert "open(" not in source
     assert "np.load" not in source
+
+
+def test_the_readme_status_table_lists_every_status():
+    from utils.grading._grade import STATUSES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Statuses") : readme.index("### What the grader protects")]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE)
+    assert listed == list(STATUSES)

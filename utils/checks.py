@@ -59,6 +59,7 @@ __all__ = [
     "check",
     "evaluate",
     "hint",
+    "nbgrader_credit",
     "run_case",
 ]
 
@@ -1566,7 +1567,7 @@ def _run_cases_forked(answer, exercise: Exercise, cases, seconds: float):
     return outcomes
 
 
-def check(exercise_id: str, answer=_MISSING) -> CheckResult:
+def check(exercise_id: str, answer=_MISSING) -> CheckResult | NbgraderCredit:
     """Check your answer to an exercise on its visible cases.
 
     Pass the function itself for a function exercise
@@ -1582,8 +1583,7 @@ def check(exercise_id: str, answer=_MISSING) -> CheckResult:
     `except:` swallows every alarm can escape. After a failure the
     result shows the exercise's first hint; `hint(exercise_id)` gives the
     next. Under nbgrader (the environment variable NBGRADER_EXECUTION is set)
-    a result other than passed raises AssertionError, so the check cell
-    doubles as an nbgrader test cell.
+    the check cell doubles as an nbgrader test cell: see `nbgrader_credit`.
     """
     from utils import exercises  # imported here: the specs load on first use
 
@@ -1599,9 +1599,56 @@ def check(exercise_id: str, answer=_MISSING) -> CheckResult:
     result = evaluate(exercise, cases, outcomes)
     if result.shows_hint:
         _HINTS_SHOWN[exercise.id] = max(_HINTS_SHOWN.get(exercise.id, 0), 1)
-    if os.environ.get("NBGRADER_EXECUTION") and result.status != "passed":
-        raise AssertionError(result.text)
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return nbgrader_credit(result)
     return result
+
+
+# --- nbgrader interop ----------------------------------------------------------------------------
+
+
+class NbgraderCredit:
+    """A check's result as nbgrader's autograder reads a test cell's output.
+
+    nbgrader (`nbgrader.utils.determine_grade`, 0.9) gives a test cell 0 points
+    when it raised or wrote to stderr, and otherwise reads its result's
+    `text/plain` as partial credit when that is a number from 0 to the cell's
+    points; anything else (text such as a verdict, a negative number; 0 too in
+    releases before 0.9) counts as full credit, with a warning. So the plain
+    text here is the points alone ("0.75"), never 0; notebooks and nbgrader's
+    feedback show the check's verdict from the HTML.
+    """
+
+    def __init__(self, result: CheckResult):
+        self.result = result
+        self.points = result.points
+
+    def __getattr__(self, name: str):  # status, message, cases...: the check's result
+        if name == "result":
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    def __repr__(self) -> str:
+        return repr(float(self.points))
+
+    def _repr_html_(self) -> str:
+        return (
+            f"{self.result._repr_html_()}<div><small>nbgrader: {self.points:g} of "
+            f"{self.result.max_points:g} points</small></div>"
+        )
+
+
+def nbgrader_credit(result: CheckResult) -> NbgraderCredit:
+    """What `check` returns under nbgrader (NBGRADER_EXECUTION is set).
+
+    Some points: a result whose plain text is the points, which nbgrader
+    records as the test cell's (partial) credit. No points: AssertionError with
+    the verdict, which nbgrader records as 0 (a result of 0 would count as full
+    credit there).
+    """
+    if result.points > 0:
+        return NbgraderCredit(result)
+    raise AssertionError(result.text)
 
 
 def _run_in_process(answer, exercise: Exercise, cases) -> list[CaseOutcome]:

@@ -16,12 +16,23 @@ Statuses per (student, notebook, exercise): ``passed``, ``partial`` (some
 cases passed and the spec gives partial credit: points = max x fraction,
 rounded to 2 decimals), ``failed``, ``not_attempted`` (the stub, or no answer
 defined), ``error`` (the answer raised, or the notebook's process ended
-before it was checked), ``timeout`` (the cells ran past ``--timeout``, or an
-answer past ``--case-timeout`` on a case), ``invalid`` (not a notebook or
-not a regular file, unknown lesson, results the grader does not accept, or,
-unconfined, it modified the course's files).
+before it was checked), ``timeout`` (the answer's cell ran past ``--cell-timeout`` or
+did not run within ``--timeout``, or an answer past ``--case-timeout`` on a
+case), ``invalid`` (not a notebook or not a regular file, unknown lesson,
+results the grader does not accept, a notebook that reaches into the grading
+process, or, unconfined, it modified the course's files), ``flagged`` (the
+answer calls the course's own implementation of its exercise; points kept or
+0 by ``--own-implementation``). A cell past ``--cell-timeout`` is interrupted
+and the next cells run; one that cannot be interrupted or ends the process is
+left out and the notebook rerun without it (see `_sandbox.Sandbox.run`).
+
+`--shard K/N` grades a stable share of the students, and
+`python -m utils.grading merge SHARD_OUT... --out OUT` combines the shards
+into the files one run writes (see `_shard`).
 
 Output: OUT/grades.csv, OUT/summary.csv (best notebook per lesson),
+OUT/rows.jsonl (every row's fields), OUT/grading.json (what merge compares),
+the class report and LMS files (`_class_report`),
 OUT/feedback/<student>/<notebook>.md (names %-escaped, see `_report`), all
 readable by their owner only. Hidden cases come from `--seed` or the
 environment variable COURSE_GRADING_SEED; without either, a public default

@@ -8,9 +8,14 @@ so nothing of the course is imported before it has limited itself. In order:
    stdin, stdout, stderr and the results pipe.
 2. Read the job from stdin: a frame with the notebook's code cells, then a
    frame with the exercises and their VISIBLE cases.
-3. Run the cells in order in one namespace (IPython syntax converted here,
-   cells that only display a course widget skipped); an exception in a cell
-   is recorded and the next cell runs, as with nbclient's `allow_errors`.
+3. Read the cells' syntax trees (which cells define each answer, calls of the
+   course's own implementation) and send that, before any cell runs. Then run
+   the cells in order in one namespace (IPython syntax converted here, cells
+   that only display a course widget skipped), saying as each starts; an
+   exception in a cell is recorded and the next cell runs, as with nbclient's
+   `allow_errors`. The grader interrupts a cell past the per-cell limit with
+   SIGINT (KeyboardInterrupt in that cell), and stops the cells at the notebook
+   limit with SIGUSR1 (the running cell interrupted, no further cell run).
 4. Call each answer on its visible cases (`utils.checks.run_case`, a time
    budget per case) and send each exercise's outcomes as a frame on the
    results pipe.
@@ -30,6 +35,7 @@ import re
 import resource
 import signal
 import sys
+import types
 
 EXIT_DONE = 0
 EXIT_BROKEN = 1
@@ -127,6 +133,13 @@ def _to_python(source: str) -> str:
         return source
 
 
+def _converted(source: str) -> str:
+    try:
+        return _to_python(source)
+    except BaseException:  # compiling it reports the problem
+        return source
+
+
 # Magics, `!shell`, `x = !cmd`, `obj?` help: the only syntax IPython adds to Python.
 _IPYTHON_SYNTAX = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.MULTILINE)
 
@@ -154,17 +167,135 @@ def is_display_only(source: str) -> bool:
         return False
 
 
-def _run_cells(cells: list, namespace: dict) -> list[dict]:
+class _CellState:
+    """Whether a cell is running: the grader's interrupt (SIGINT) only ever lands in one.
+    `stop`: the notebook's time is up (SIGUSR1): no further cell runs."""
+
+    running = False
+    stop = False
+
+
+def _on_interrupt(signum, frame):
+    if signum == signal.SIGUSR1:
+        _CellState.stop = True
+    if _CellState.running:
+        raise KeyboardInterrupt
+    # Between cells (the cell it was meant for had just finished): nothing to stop.
+
+
+def _run_cells(cells: list, namespace: dict, send) -> list[dict]:
+    """Run every cell in order; before each, tell the grader which one starts (its
+    per-cell clock), so it can interrupt a cell that runs too long."""
     problems = []
-    for number, source in cells:
+    for number, python in cells:
+        if _CellState.stop:
+            break
         try:
-            python = _to_python(source)
             if is_display_only(python):
                 continue
-            exec(compile(python, f"<cell {number}>", "exec"), namespace)
-        except BaseException as error:  # a cell's SystemExit or KeyboardInterrupt too
+            code = compile(python, f"<cell {number}>", "exec")
+        except BaseException as error:  # a SyntaxError: recorded, the next cells run
             problems.append({"cell": number, "error": _short(error)})
+            continue
+        send({"kind": "cell", "cell": number})
+        try:
+            _CellState.running = True
+            exec(code, namespace)
+        except BaseException as error:  # a cell's SystemExit or KeyboardInterrupt too
+            _CellState.running = False
+            problems.append({"cell": number, "error": _short(error)})
+        finally:
+            _CellState.running = False
     return problems
+
+
+# --- reading the answers' code before any of it runs ------------------------------
+
+
+def _python_or_none(python: str):
+    try:
+        return ast.parse(python)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+
+
+def _defines(tree, name: str) -> bool:
+    """Does a cell bind `name` at its top level (def, class, assignment, import)?"""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                return True
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name.split(".")[0]) == name:
+                    return True
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name) and leaf.id == name:
+                        return True
+    return False
+
+
+def _defines_textually(source: str, name: str) -> bool:
+    """For a cell that does not parse: does a line start defining `name`?"""
+    pattern = rf"^(?:async\s+)?def\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]"
+    return re.search(pattern, source, re.MULTILINE) is not None
+
+
+def analyse(cells: list, tasks: list, tagged: dict | None = None) -> list[dict]:
+    """For each exercise: the cells that define its answer, and the calls of the course's
+    own implementation of it found in them (see `_own_calls`). Runs before any cell does,
+    so nothing the notebook does can change it."""
+    from utils.grading._own_calls import find_own_calls
+
+    trees = {}
+    for number, source in cells:
+        try:
+            trees[number] = _python_or_none(source)
+        except BaseException:  # a pathological cell: treated as one that does not parse
+            trees[number] = None
+    report = []
+    for task in tasks:
+        name = task["answer_name"]
+        defining = []
+        for number, source in cells:
+            tree = trees.get(number)
+            if (tree is not None and _defines(tree, name)) or (
+                tree is None and _defines_textually(source, name)
+            ):
+                defining.append(number)
+        # The hand-out's answer cell (its nbgrader id) is searched too: it may bind the
+        # answer only at run time (exec, globals()), which no statement shows.
+        marked = [n for n in (tagged or {}).get(task.get("id"), []) if n not in defining]
+        try:
+            calls = find_own_calls(
+                [trees.get(number) for number, _source in cells],
+                [trees.get(number) for number in [*defining, *marked]],
+                task.get("own", []),
+                name,
+            )
+        except BaseException:  # a tree too deep to walk: nothing found, nothing flagged
+            calls = []
+        report.append({"cells": defining, "own_calls": calls})
+    return report
+
+
+def tampering(cells: list) -> list[str]:
+    """What in the notebook reaches into this process's own code, frames or objects."""
+    from utils.grading._own_calls import find_tampering
+
+    trees = []
+    for _number, source in cells:
+        try:
+            trees.append(_python_or_none(source))
+        except BaseException:
+            trees.append(None)
+    try:
+        return find_tampering(trees)
+    except BaseException:  # a tree too deep to walk: read as nothing found
+        return []
 
 
 def _run_exercise(task: dict, arrays: dict, namespace: dict, tools: dict) -> dict:
@@ -255,10 +386,27 @@ def _grade(result_fd: int, course_root: str) -> None:
     def send(header, frame_arrays=()):
         write_frame(result_fd, header, frame_arrays)
 
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    cells = [(number, _converted(source)) for number, source in cells_frame["cells"]]
+    send(
+        {
+            "kind": "analysis",
+            "exercises": analyse(cells, visible["tasks"], cells_frame.get("tagged")),
+            "tampering": tampering(cells),
+        }
+    )
+    # The notebook gets a fresh __main__ of its own: this script's module (the runner
+    # called after the cells) is not reachable through sys.modules.
+    main_module = types.ModuleType("__main__")
+    sys.modules["__main__"] = main_module
+    namespace = main_module.__dict__
+    namespace.update({"__name__": "__main__", "__builtins__": __builtins__})
     shell = _GraderShell(namespace)
     namespace.update(get_ipython=lambda: shell, display=_display)
-    problems = _run_cells(cells_frame["cells"], namespace)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    signal.signal(signal.SIGUSR1, _on_interrupt)
+    problems = _run_cells(cells, namespace, send)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     send({"kind": "cells", "problems": problems})
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)

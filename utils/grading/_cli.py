@@ -1,4 +1,5 @@
-"""`python -m utils.grading SUBMISSIONS --out OUT [--jobs N] [--timeout S] [--seed SEED]`.
+"""`python -m utils.grading SUBMISSIONS --out OUT [--jobs N] [--timeout S] [--shard K/N]`,
+and `python -m utils.grading merge SHARD_OUT... --out OUT`.
 
 Exit status: 0 when grading ran (however broken the submissions), 2 with a
 one-line reason when it could not (bad arguments, missing folder, no working
@@ -85,6 +86,56 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="address-space limit per submission in MiB (default 2048)",
     )
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit for one cell: past it the cell is interrupted and the next "
+        "cells run (default: half of --timeout)",
+    )
+    parser.add_argument(
+        "--own-implementation",
+        choices=("flag", "zero"),
+        default="flag",
+        help="an answer that calls the course's own implementation of its exercise: "
+        "'flag' keeps its points and marks it flagged (default), 'zero' gives it 0",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="grade only shard K of N (students split by a stable hash of their name); "
+        f"combine the N gradebooks with `{PROGRAM} merge`",
+    )
+    _add_roster(parser)
+    return parser
+
+
+def _add_roster(parser) -> None:
+    parser.add_argument(
+        "--roster",
+        default=None,
+        metavar="CSV",
+        help="roster mapping submission folders to LMS identities (columns: folder, name, "
+        "id, sis_user_id, sis_login_id, section; see the README); adds them to canvas.csv "
+        "and moodle.csv",
+    )
+
+
+def _merge_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROGRAM} merge",
+        description=(
+            "Combine the gradebooks of every shard (--shard K/N) into the files one run "
+            "would have written, byte for byte. Refuses shards graded with different "
+            "seeds, course sources, options or submission folders, and missing or "
+            "duplicate shards."
+        ),
+    )
+    parser.add_argument("shards", nargs="+", metavar="SHARD_OUT", help="a shard's --out folder")
+    parser.add_argument("--out", required=True, metavar="OUT", help="folder for the gradebook")
+    _add_roster(parser)
     return parser
 
 
@@ -103,6 +154,19 @@ def _check_arguments(arguments) -> tuple[Path, Path]:
         )
     if arguments.memory_mb < 256:
         raise _UsageError(f"--memory-mb must be at least 256, got {arguments.memory_mb}")
+    if arguments.cell_timeout is not None and not (
+        math.isfinite(arguments.cell_timeout) and arguments.cell_timeout > 0
+    ):
+        raise _UsageError(
+            f"--cell-timeout must be a positive number of seconds, got {arguments.cell_timeout}"
+        )
+    if arguments.shard is not None:
+        from utils.grading._shard import ShardError, parse_shard
+
+        try:
+            arguments.shard = parse_shard(arguments.shard)
+        except ShardError as error:
+            raise _UsageError(str(error)) from None
     if arguments.seed is not None and not arguments.seed.strip():
         raise _UsageError("--seed must not be empty")
     submissions = Path(arguments.submissions)
@@ -161,8 +225,78 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _manifest(arguments, seed: str, course_root: str, students: str, lesson_points) -> dict:
+    """grading.json: what `merge` compares (never the seed itself)."""
+    from utils.grading._shard import MANIFEST_FORMAT, seed_check, source_fingerprint
+
+    return {
+        "format": MANIFEST_FORMAT,
+        "seed": seed_check(seed),
+        "course": source_fingerprint(course_root),
+        "class": students,
+        "options": {
+            "timeout": arguments.timeout,
+            "cell_timeout": arguments.cell_timeout,
+            "case_timeout": arguments.case_timeout,
+            "memory_mb": arguments.memory_mb,
+            "own_implementation": arguments.own_implementation,
+            "unconfined": arguments.unconfined,
+        },
+        "shard": list(arguments.shard) if arguments.shard else None,
+        "lesson_points": dict(sorted(lesson_points.items())),
+    }
+
+
+def _roster(arguments):
+    """The instructors' roster (--roster), or None."""
+    path = getattr(arguments, "roster", None)
+    if path is None:
+        return None
+    try:
+        from utils.grading import _lms
+    except ImportError:
+        raise _UsageError("--roster: the LMS export is not available in this copy") from None
+    try:
+        return _lms.load_roster(path)
+    except (OSError, ValueError) as error:
+        raise _UsageError(f"--roster {path}: {error}") from None
+
+
+def _merge(argv: list[str]) -> int:
+    arguments = _merge_parser().parse_args(argv)
+    from utils.grading._report import write_outputs
+    from utils.grading._shard import MergeError, merge_gradebooks
+
+    out = Path(arguments.out)
+    shards = [Path(folder) for folder in arguments.shards]
+    for folder in shards:
+        if not folder.is_dir():
+            raise _UsageError(f"the shard gradebook {str(folder)!r} is not a folder")
+        if folder.resolve() == out.resolve():
+            raise _UsageError("--out must not be one of the shards")
+    roster = _roster(arguments)
+    try:
+        manifest, rows, feedback, lesson_points = merge_gradebooks(shards)
+    except MergeError as error:
+        raise _UsageError(f"cannot merge: {error}") from None
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise _UsageError(
+            f"cannot create the output folder {str(out)!r}: {error.strerror}"
+        ) from None
+    write_outputs(out, rows, feedback, lesson_points, manifest, roster)
+    students = len({row.student for row in rows})
+    print(
+        f"merged {len(shards)} shard(s): {len(rows)} row(s) of {students} student(s); wrote "
+        f"{out / 'grades.csv'}, {out / 'summary.csv'}, {out / 'feedback'}/"
+    )
+    return 0
+
+
 def _run(arguments) -> int:
     submissions_root, out = _check_arguments(arguments)
+    roster = _roster(arguments)  # a bad roster stops before any child runs
     seed = _seed(arguments)
 
     from utils import exercises
@@ -177,6 +311,7 @@ def _run(arguments) -> int:
     from utils.grading._grade import grade_all, plan_lesson
     from utils.grading._report import write_gradebook
     from utils.grading._sandbox import Sandbox, SandboxError
+    from utils.grading._shard import class_digest, shard_of
 
     begin = time.monotonic()
     course_root = str(Path(exercises.__file__).resolve().parents[2])
@@ -200,6 +335,7 @@ def _run(arguments) -> int:
             jobs=arguments.jobs,
             hidden=[str(submissions_root), str(out)],
             unconfined=arguments.unconfined,
+            cell_timeout=min(arguments.cell_timeout or arguments.timeout / 2, arguments.timeout),
         )
     except (SandboxError, OSError) as error:
         raise _UsageError(f"cannot start grading children: {error}") from None
@@ -215,6 +351,14 @@ def _run(arguments) -> int:
         raise _UsageError(f"cannot read the submissions folder: {error.strerror}") from None
     if not found:
         _warn(f"found no notebooks (*.ipynb) below {str(submissions_root)!r}")
+    everyone = [student_and_notebook(parts)[0] for parts, _problem in found]
+    if arguments.shard is not None:
+        index, count = arguments.shard
+        found = [
+            (parts, problem)
+            for (parts, problem), student in zip(found, everyone, strict=True)
+            if shard_of(student, count) == index
+        ]
     submissions = []
     for parts, problem in found:
         try:
@@ -243,7 +387,14 @@ def _run(arguments) -> int:
         for note in sandbox.notes:
             _warn(note)
         graded = list(
-            grade_all(submissions, plans, sandbox, jobs=arguments.jobs, on_progress=_Progress())
+            grade_all(
+                submissions,
+                plans,
+                sandbox,
+                jobs=arguments.jobs,
+                on_progress=_Progress(),
+                own_implementation=arguments.own_implementation,
+            )
         )
     finally:
         sandbox.close()
@@ -256,7 +407,8 @@ def _run(arguments) -> int:
             file=sys.stderr,
         )
         return 1
-    write_gradebook(out, graded, specs, lesson_points)
+    manifest = _manifest(arguments, seed, course_root, class_digest(everyone), lesson_points)
+    write_gradebook(out, graded, specs, lesson_points, manifest, roster)
     statuses = Counter(row.status for item in graded for row in item.rows)
     untrusted = [row for item in graded for row in item.rows if "course's files" in row.message]
     if untrusted:
@@ -282,7 +434,10 @@ def _run(arguments) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the grader; returns the exit status (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["merge"]:
+            return _merge(argv[1:])
         arguments = _parser().parse_args(argv)
         return _run(arguments)
     except _UsageError as error:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from collections import Counter
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class Submission:
     lesson: str | None
     cells: tuple[tuple[int, str], ...] = ()
     problem: str | None = None
+    # (cell number, cell id, nbgrader grade_id) of each code cell; "" where absent or
+    # not a plain identifier (shown in grades.csv, so nothing else is kept).
+    cell_info: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def display(self) -> str:
@@ -388,7 +392,7 @@ def read_submission(
         )
     if lesson not in lessons:
         return invalid(f"lesson {lesson} has no graded exercises (unknown lesson)")
-    code = []
+    code, info = [], []
     for number, cell in enumerate(cells, start=1):
         source = _cell_source(cell)
         if source is None or cell.get("cell_type") not in ("code", "markdown", "raw"):
@@ -398,4 +402,18 @@ def read_submission(
             )
         if cell["cell_type"] == "code" and source.strip():
             code.append((number, source))
-    return Submission(student, notebook, parts, lesson, tuple(code))
+            info.append((number, _plain_id(cell.get("id")), _plain_id(_grade_id(cell))))
+    return Submission(student, notebook, parts, lesson, tuple(code), cell_info=tuple(info))
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _plain_id(value) -> str:
+    return value if isinstance(value, str) and _PLAIN_ID.fullmatch(value) else ""
+
+
+def _grade_id(cell: dict):
+    metadata = cell.get("metadata")
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None

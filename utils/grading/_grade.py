@@ -33,6 +33,7 @@ from utils.checks import CaseOutcome, CaseReport, CheckResult, evaluate
 from utils.exercises import Case, Exercise
 from utils.grading import _protocol
 from utils.grading._discover import Submission
+from utils.grading._own_calls import own_implementations
 from utils.grading._sandbox import ChildRun, Sandbox
 
 __all__ = [
@@ -48,7 +49,16 @@ __all__ = [
     "plan_lesson",
 ]
 
-STATUSES = ("passed", "partial", "failed", "not_attempted", "error", "timeout", "invalid")
+STATUSES = (
+    "passed",
+    "partial",
+    "failed",
+    "not_attempted",
+    "error",
+    "timeout",
+    "invalid",
+    "flagged",
+)
 # Public on purpose: without the instructor's own seed, hidden cases are predictable.
 DEFAULT_SEED = "next-token-course"
 PHASE_SLACK_SECONDS = 10.0
@@ -70,7 +80,18 @@ _SAFE_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class Row:
-    """One line of grades.csv."""
+    """One line of grades.csv, with the structured fields the class report and `merge`
+    read from OUT/rows.jsonl (one JSON object per row, these fields in this order).
+
+    `lesson`: "02", or "" for a file whose lesson is unknown. `cell`: for a row whose
+    answer's cell failed (error, timeout), 'cell 7 (id answer-logsumexp)', else "".
+    `diagnoses`: the exercise's own mistakes that check named on the visible cases.
+    `failed_cases`: labels of the cases that did not pass (never their inputs).
+    `own_calls`: calls of the course's own implementation found in the answer
+    (status `flagged`); `checked_status`: what the cases earned before any flag.
+    `counted`: this notebook is the one summary.csv counts for the student's lesson.
+    `feedback`: the report's path below OUT/feedback.
+    """
 
     student: str
     notebook: str
@@ -79,6 +100,14 @@ class Row:
     max_points: float
     status: str
     message: str
+    lesson: str = ""
+    cell: str = ""
+    diagnoses: tuple[str, ...] = ()
+    failed_cases: tuple[str, ...] = ()
+    own_calls: tuple[str, ...] = ()
+    checked_status: str = ""
+    counted: bool = True
+    feedback: str = ""
 
 
 @dataclass
@@ -90,6 +119,7 @@ class Graded:
     results: dict[str, CheckResult] = field(default_factory=dict)
     cell_problems: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    cell_notes: list[str] = field(default_factory=list)  # cells interrupted or left out
 
 
 @dataclass(frozen=True)
@@ -103,6 +133,7 @@ class LessonPlan:
     visible_frame: bytes
     hidden_frame: bytes
     case_seconds: float
+    own: tuple[tuple[str, ...], ...] = ()  # per spec: what counts as its own implementation
 
     def phase_cases(self, phase: str, index: int) -> tuple[Case, ...]:
         spec = self.specs[index]
@@ -139,7 +170,14 @@ def _job_frame(specs, cases: dict[str, tuple[Case, ...]], case_seconds: float) -
             raise ValueError(
                 f"exercise {spec.id} has a case the grader cannot send: {error}"
             ) from None
-        tasks.append({"id": spec.id, "answer_name": spec.answer_name, "cases": encoded})
+        tasks.append(
+            {
+                "id": spec.id,
+                "answer_name": spec.answer_name,
+                "own": list(own_implementations(spec)),
+                "cases": encoded,
+            }
+        )
     header = {"kind": "job", "case_seconds": case_seconds, "tasks": tasks}
     return _protocol.encode_frame(header, list(arrays.values()))
 
@@ -163,6 +201,7 @@ def plan_lesson(lesson: str, seed: str, case_seconds: float) -> LessonPlan:
         _job_frame(specs, visible, case_seconds),
         _job_frame(specs, hidden, case_seconds),
         case_seconds,
+        tuple(own_implementations(spec) for spec in specs),
     )
 
 
@@ -183,10 +222,21 @@ def course_fingerprint(course_root: str) -> str:
     return digest.hexdigest()
 
 
-def _zero_row(submission: Submission, spec, status: str, message: str) -> Row:
+def _zero_row(submission: Submission, spec, status: str, message: str, cell: str = "") -> Row:
     """A row with no points for one exercise (`spec` None: the whole notebook, exercise "-")."""
     exercise, max_points = ("-", 0.0) if spec is None else (spec.id, float(spec.points))
-    return Row(submission.student, submission.notebook, exercise, 0.0, max_points, status, message)
+    return Row(
+        submission.student,
+        submission.notebook,
+        exercise,
+        0.0,
+        max_points,
+        status,
+        message,
+        lesson=submission.lesson or "",
+        cell=cell,
+        checked_status=status,
+    )
 
 
 def _rows_for_all(submission: Submission, plan: LessonPlan | None, status: str, message: str):
@@ -260,6 +310,26 @@ class _Missing:
 
 
 def _missing_reason(run: ChildRun, plan: LessonPlan, phase: str, name: str) -> _Missing:
+    if run.ended_in is not None and phase == "visible":
+        # A cell ended this run and no time (or rerun) was left to run it again without it.
+        number, why = run.ended_in
+        what = {
+            "uninterruptible": (
+                "timeout",
+                f"ran past the per-cell time limit (--cell-timeout {run.cell_timeout:g} s) "
+                "and did not stop when interrupted",
+            ),
+            "memory": (
+                "error",
+                f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
+            ),
+        }.get(why, ("error", f"ended the notebook's process ({run.end()})"))
+        return _Missing(
+            what[0],
+            f"cell {number} {what[1]}, and no time was left within the notebook time limit "
+            f"(--timeout {run.notebook_timeout:g} s) to run the notebook again without it; "
+            f"`{name}` was not checked",
+        )
     if run.limit == "memory":
         return _Missing(
             "error",
@@ -295,7 +365,57 @@ def _missing_reason(run: ChildRun, plan: LessonPlan, phase: str, name: str) -> _
     )
 
 
-def judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
+def cell_label(submission: Submission, number: int) -> str:
+    """'cell 7 (id answer-logsumexp)': the cell as Jupyter numbers it, with its id."""
+    ids = {cell: identifier for cell, identifier, _grade in submission.cell_info}
+    return f"cell {number} (id {ids[number]})" if ids.get(number) else f"cell {number}"
+
+
+def answer_cell(submission: Submission, spec: Exercise, run: ChildRun, index: int) -> int | None:
+    """The cell that holds the exercise's answer: the one carrying its nbgrader id (the
+    hand-out's answer cell) if it defines the answer or does not parse, else the last
+    cell that defines the answer's name, else the nbgrader cell; None if none."""
+    analysed = run.analysis[index]["cells"] if run.analysis and index < len(run.analysis) else []
+    tagged = [number for number, _id, grade in submission.cell_info if grade == spec.grade_id]
+    for number in tagged:
+        if number in analysed:
+            return number
+    if analysed:
+        return analysed[-1]
+    return tagged[-1] if tagged else None
+
+
+def _cell_notes(submission: Submission, run: ChildRun) -> list[str]:
+    notes = []
+    for number, why in sorted(run.skipped.items()):
+        what = {
+            "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
+            f"{run.cell_timeout:g} s) and did not stop when interrupted",
+            "ended": f"ended the notebook's process ({run.skipped_how.get(number, 'exited')})",
+            "memory": f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
+        }.get(why, "could not be run")
+        notes.append(
+            f"{cell_label(submission, number)} {what}; the notebook was run again without it"
+        )
+    if run.stopped_at is not None:
+        notes.append(
+            f"the notebook's cells ran past the notebook time limit (--timeout "
+            f"{run.notebook_timeout:g} s) in {cell_label(submission, run.stopped_at)}: it was "
+            "interrupted and no later cell ran"
+        )
+    for number in run.interrupted:
+        if number not in run.skipped:
+            notes.append(
+                f"{cell_label(submission, number)} ran past the per-cell time limit "
+                f"(--cell-timeout {run.cell_timeout:g} s) and was interrupted; the next "
+                "cells ran"
+            )
+    return notes
+
+
+def judge(
+    submission: Submission, plan: LessonPlan, run: ChildRun, own_implementation: str = "flag"
+) -> Graded:
     """Turn a child's decoded messages into rows, comparing in this process."""
     graded = Graded(submission, [], seconds=run.seconds)
     if run.protocol_error is not None:
@@ -307,10 +427,127 @@ def judge(submission: Submission, plan: LessonPlan, run: ChildRun) -> Graded:
             f"({run.protocol_error}); a notebook must not write to the grader's channel",
         )
         return graded
+    if run.tampering:
+        graded.cell_problems = list(run.cells or [])  # the cells ran: their errors are shown
+        graded.rows = _rows_for_all(
+            submission,
+            plan,
+            "invalid",
+            f"the notebook reaches into the grading process ({', '.join(run.tampering)}): "
+            "no exercise needs that, so it is not graded",
+        )
+        return graded
     graded.cell_problems = list(run.cells or [])
+    graded.cell_notes = _cell_notes(submission, run)
     for index, spec in enumerate(plan.specs):
-        graded.rows.append(_judge_exercise(graded, spec, index, plan, run))
+        row = _judge_exercise(graded, spec, index, plan, run)
+        cell = answer_cell(submission, spec, run, index)
+        if row.status in ("error", "timeout") and cell is not None and not row.cell:
+            row = dataclasses.replace(row, cell=cell_label(submission, cell))
+        problem = next((p for p in run.cells or [] if p.get("cell") == cell), None)
+        if problem is not None and not row.cell and row.status != "not_attempted":
+            # The answer was defined, then its cell raised: graded on what it did (as
+            # nbgrader would), the error named beside the grade.
+            label = cell_label(submission, cell)
+            error = problem["error"] if len(problem["error"]) <= 200 else problem["error"][:197]
+            row = dataclasses.replace(
+                row,
+                cell=label,
+                message=f"{row.message} (note: {label} raised {error} after it defined "
+                f"`{spec.answer_name}`)",
+            )
+        graded.rows.append(_flagged(row, run, index, own_implementation))
     return graded
+
+
+def _flagged(row: Row, run: ChildRun, index: int, mode: str) -> Row:
+    """An answer that calls the course's own implementation of its exercise: `flagged`,
+    its points kept (mode "flag") or 0 (mode "zero")."""
+    calls = run.analysis[index]["own_calls"] if run.analysis and index < len(run.analysis) else []
+    if not calls or row.status in ("not_attempted", "invalid"):
+        return row
+    points = row.points if mode == "flag" else 0.0
+    consequence = (
+        "points kept (--own-implementation flag)"
+        if mode == "flag"
+        else "0 points (--own-implementation zero)"
+    )
+    message = (
+        f"calls {', '.join(calls)}: the course's own implementation of this exercise, "
+        f"{consequence}; the cases gave {row.status}: {row.message}"
+    )
+    return dataclasses.replace(
+        row,
+        status="flagged",
+        points=points,
+        message=message,
+        own_calls=tuple(calls),
+        checked_status=row.status,
+    )
+
+
+def _undefined_row(submission: Submission, spec, index: int, run: ChildRun) -> Row:
+    """No answer defined: why, from what happened to the answer's cell."""
+    name = spec.answer_name
+    cell = answer_cell(submission, spec, run, index)
+    if cell is None:
+        return _zero_row(
+            submission,
+            spec,
+            "not_attempted",
+            f"no `{name}` defined (was its cell deleted or renamed?)",
+        )
+    label = cell_label(submission, cell)
+    limit = f"--cell-timeout {run.cell_timeout:g} s"
+    why = run.skipped.get(cell)
+    if why == "uninterruptible":
+        status, what = (
+            "timeout",
+            f"ran past the per-cell time limit ({limit}) and did not stop when interrupted; "
+            "the notebook was run again without it",
+        )
+    elif why == "memory":
+        status, what = (
+            "error",
+            f"used more than the memory limit (--memory-mb {run.memory_mb} MiB); the "
+            "notebook was run again without it",
+        )
+    elif why is not None:
+        status, what = (
+            "error",
+            "ended the notebook's process; the notebook was run again without it",
+        )
+    elif run.stopped_at is not None and cell >= run.stopped_at:
+        status, what = (
+            "timeout",
+            f"did not finish before the notebook's cells ran past the notebook time limit "
+            f"(--timeout {run.notebook_timeout:g} s)"
+            if cell == run.stopped_at
+            else f"did not run: the notebook's cells ran past the notebook time limit "
+            f"(--timeout {run.notebook_timeout:g} s) before it",
+        )
+    elif cell in run.interrupted:
+        status, what = "timeout", f"ran past the per-cell time limit ({limit}) and was interrupted"
+    else:
+        problem = next((p for p in run.cells or [] if p.get("cell") == cell), None)
+        if problem is None:
+            return _zero_row(
+                submission,
+                spec,
+                "not_attempted",
+                f"no `{name}` defined after {label} ran (was it renamed?)",
+                cell="",
+            )
+        error = problem["error"]
+        error = error if len(error) <= 200 else error[:197] + "..."
+        status, what = "error", f"raised {error}"
+    return _zero_row(
+        submission,
+        spec,
+        status,
+        f"{label} {what}, so `{name}` is not defined",
+        cell=label,
+    )
 
 
 def _judge_exercise(graded, spec, index, plan, run) -> Row:
@@ -328,9 +565,7 @@ def _judge_exercise(graded, spec, index, plan, run) -> Row:
             f"checking `{name}` broke the grading process: {visible['crash']}",
         )
     if not visible["defined"]:
-        return _zero_row(
-            submission, spec, "not_attempted", f"no `{name}` defined (was its cell deleted?)"
-        )
+        return _undefined_row(submission, spec, index, run)
     hidden_cases = plan.hidden[spec.id]
     missing = None
     if hidden is None and hidden_cases:
@@ -397,7 +632,39 @@ def _judge_exercise(graded, spec, index, plan, run) -> Row:
         float(spec.points),
         status,
         message,
+        lesson=submission.lesson or "",
+        diagnoses=named_diagnoses(spec, plan.visible[spec.id], outcomes, reports),
+        failed_cases=tuple(report.label for report in reports if report.status != "passed"),
+        checked_status=status,
     )
+
+
+MAX_DIAGNOSES = 8
+
+
+def named_diagnoses(spec: Exercise, cases, outcomes, reports) -> tuple[str, ...]:
+    """The exercise's own mistakes (its `diagnose`) that the feedback names on the visible
+    cases, each once, in case order: the phrases a class report can count. Runs only the
+    reference and the spec's diagnose, in this process."""
+    if spec.diagnose is None:
+        return ()
+    from utils.checks import _exercise_diagnosis, _reference_value
+
+    named: list[str] = []
+    for case, outcome, report in zip(cases, outcomes, reports, strict=False):
+        if report.status != "failed" or outcome.status != "ok" or len(named) >= MAX_DIAGNOSES:
+            continue
+        try:
+            expected = _reference_value(spec, case)
+            candidates = _exercise_diagnosis(spec, case, expected, outcome.value)
+        except Exception:  # a diagnose that cannot read this answer names nothing
+            continue
+        for candidate in candidates:
+            phrase = " ".join(str(candidate).split())
+            if phrase and phrase in " ".join(report.message.split()) and phrase not in named:
+                named.append(phrase)
+                break
+    return tuple(named)
 
 
 class _Trust:
@@ -445,6 +712,7 @@ def grade_all(
     *,
     jobs: int,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
+    own_implementation: str = "flag",
 ) -> Iterator[Graded]:
     """Grade every submission (`jobs` children at a time); yields as they finish."""
     trust = _Trust(sandbox.course_root, sandbox.mode == "unconfined")
@@ -454,10 +722,14 @@ def grade_all(
         if trust.broken_by is not None:
             verdict, run = "untrusted", None
         else:
-            run = sandbox.run([list(cell) for cell in submission.cells], plan)
+            tagged = {
+                spec.id: [n for n, _id, grade in submission.cell_info if grade == spec.grade_id]
+                for spec in plan.specs
+            }
+            run = sandbox.run([list(cell) for cell in submission.cells], plan, tagged)
             verdict = trust.check(submission.display)
         if verdict == "ran":
-            return judge(submission, plan, run)
+            return judge(submission, plan, run, own_implementation)
         if verdict == "tampered":
             message = (
                 "modified the course's files (the utils package) while it ran; this is not "

@@ -65,6 +65,8 @@ SETPRIV = "/usr/bin/setpriv"
 BWRAP_VARIABLE = "COURSE_GRADING_BWRAP"  # another bwrap binary (tests: a missing one)
 PR_SET_CHILD_SUBREAPER = 36
 MEMORY_CHECK_SECONDS = 0.25
+INTERRUPT_GRACE_SECONDS = 2.0  # after SIGINT, before the cell counts as uninterruptible
+MAX_RERUNS = 4  # cells left out (each one a rerun of the notebook without it)
 
 
 class SandboxError(RuntimeError):
@@ -129,6 +131,20 @@ class ChildRun:
     finished: bool = False
     hidden_sent: bool = False  # from then on, how the child ends is the answer's choice
     protocol_error: str | None = None
+    # Per exercise, from the child's reading of the cells before any of them ran: the
+    # cells that define the answer and the own-implementation calls found there.
+    analysis: list[dict] | None = None
+    tampering: list[str] = field(default_factory=list)  # reaches into the grading process
+    current_cell: int | None = None  # the cell the child said it started last
+    interrupted: list[int] = field(default_factory=list)  # cells this grader interrupted
+    # Cells that ended the child or could not be interrupted, each with why; the notebook
+    # was run again without them (cell number -> "uninterruptible" | "ended" | "memory").
+    skipped: dict[int, str] = field(default_factory=dict)
+    skipped_how: dict[int, str] = field(default_factory=dict)  # how each ended its process
+    ended_in: tuple[int, str] | None = None  # this child ended inside that cell
+    stopped_at: int | None = None  # the notebook's time ran out in this cell: none after ran
+    cell_started: dict[int, float] = field(default_factory=dict)  # seconds into the run
+    cell_timeout: float = 0.0
 
     def end(self) -> str:
         """How the child's process ended, in words."""
@@ -146,19 +162,96 @@ def _text_ok(value, limit: int) -> bool:
     return isinstance(value, str) and len(value) <= limit
 
 
-class _Conversation:
-    """The parent's side of the protocol for one child: what may come next."""
+_DYNAMIC_CALLS = re.compile(
+    r"(getattr\([A-Za-z0-9_.]{1,150}, \.\.\.\)|sys\.modules\[\.\.\.\]"
+    r"|(eval|exec|vars|__import__|importlib\.import_module)\((\.\.\.|'[A-Za-z0-9_.]{1,150}')\))"
+)
 
-    def __init__(self, run: ChildRun, plan, cell_count: int):
-        self.run, self.plan, self.cell_count = run, plan, cell_count
-        self.phase, self.index = "cells", 0
+
+# What the reading of the cells may name (it is sent before any cell runs, so only the
+# grader's own code wrote it; the check keeps a broken one out of the gradebook).
+_SAFE_CALL = re.compile(r"(?=.{1,160}$)[A-Za-z0-9_.()\[\]'=]+(, [A-Za-z0-9_.()\[\]'=]+)*")
+
+
+def _known_call(call: str, own: tuple[str, ...]) -> bool:
+    """Is `call` something the reading of the cells may name? (Plain dotted names, calls
+    and subscripts: it is shown in the gradebook.)"""
+    return _SAFE_CALL.fullmatch(call) is not None
+
+
+MAX_OWN_CALLS = 8
+
+
+class _Conversation:
+    """The parent's side of the protocol for one child: what may come next.
+
+    First the analysis (sent before any cell ran), then one "cell" message as each
+    cell starts (numbers rising, each a cell of the submission), then the cells'
+    report, each exercise's visible results, the hidden ones, "done". A notebook can
+    write frames of its own, but only after the analysis, and only in this order:
+    anything else makes the submission invalid.
+    """
+
+    def __init__(self, run: ChildRun, plan, cells):
+        self.run, self.plan = run, plan
+        self.numbers = set(range(1, cells + 1)) if isinstance(cells, int) else set(cells)
+        self.cell_count = len(self.numbers)
+        self.phase, self.index = "analysis", 0
+        self.started: list[int] = []
+
+    def _analysis(self, header: dict) -> None:
+        if header.get("kind") != "analysis" or set(header) != {"kind", "exercises", "tampering"}:
+            raise ResultError("the first message was not the reading of the cells")
+        found = header["tampering"]
+        if not (
+            isinstance(found, list)
+            and len(found) <= MAX_OWN_CALLS
+            and all(_text_ok(item, 160) and _SAFE_CALL.fullmatch(item) for item in found)
+        ):
+            raise ResultError("the reading of the cells is malformed")
+        self.run.tampering = list(found)
+        exercises = header["exercises"]
+        if not isinstance(exercises, list) or len(exercises) != len(self.plan.specs):
+            raise ResultError("the reading of the cells does not cover every exercise")
+        analysis = []
+        for item, task_own in zip(exercises, self.plan.own, strict=True):
+            if not (
+                isinstance(item, dict)
+                and set(item) == {"cells", "own_calls"}
+                and isinstance(item["cells"], list)
+                and all(type(n) is int and n in self.numbers for n in item["cells"])
+                and len(item["cells"]) <= self.cell_count
+                and isinstance(item["own_calls"], list)
+                and len(item["own_calls"]) <= MAX_OWN_CALLS
+                and all(_text_ok(call, 200) for call in item["own_calls"])
+            ):
+                raise ResultError("the reading of the cells is malformed")
+            for call in item["own_calls"]:
+                if not _known_call(call, task_own):
+                    raise ResultError("the reading of the cells names an unknown call")
+            analysis.append({"cells": list(item["cells"]), "own_calls": list(item["own_calls"])})
+        self.run.analysis = analysis
 
     def handle(self, header: dict, arrays: list) -> str | None:
-        """Take one frame; returns "send_hidden" when the hidden cases are due."""
+        """Take one frame; returns "cell_started", "cells_done" or "send_hidden" when the
+        grader has something to do."""
         kind = header.get("kind")
+        if self.phase == "analysis":
+            self._analysis(header)
+            self.phase = "cells"
+            return None
+        if self.phase == "cells" and kind == "cell":
+            number = header.get("cell")
+            if set(header) != {"kind", "cell"} or type(number) is not int:
+                raise ResultError("a cell's start is malformed")
+            if number not in self.numbers or (self.started and number <= self.started[-1]):
+                raise ResultError("the cells did not start in order")
+            self.started.append(number)
+            self.run.current_cell = number
+            return "cell_started"
         if self.phase == "cells":
             if kind != "cells" or set(header) != {"kind", "problems"}:
-                raise ResultError("the first message was not the cells' report")
+                raise ResultError("the cells' report did not come after the cells")
             problems = header["problems"]
             if not isinstance(problems, list) or len(problems) > self.cell_count:
                 raise ResultError("the cells' report is not a list of cell problems")
@@ -167,10 +260,12 @@ class _Conversation:
                     isinstance(problem, dict)
                     and set(problem) == {"cell", "error"}
                     and type(problem["cell"]) is int
+                    and problem["cell"] in self.numbers
                     and _text_ok(problem["error"], 300)
                 ):
                     raise ResultError("a cell problem is malformed")
             self.run.cells = problems
+            self.run.current_cell = None
             self.phase = "visible"
             return "cells_done"
         if self.phase == "done":
@@ -225,9 +320,11 @@ class Sandbox:
         jobs: int,
         hidden: list[str],
         unconfined: bool = False,
+        cell_timeout: float | None = None,
     ):
         self.course_root = os.path.realpath(course_root)
         self.timeout = float(timeout)
+        self.cell_timeout = float(cell_timeout) if cell_timeout else self.timeout / 2
         self.case_seconds = float(case_seconds)
         self.memory_bytes = int(memory_mb) * 2**20
         self.memory_mb = int(memory_mb)
@@ -444,12 +541,76 @@ class Sandbox:
 
     # -- one child ----------------------------------------------------------------
 
-    def run(self, cells: list, plan) -> ChildRun:
-        """Run one submission (its raw code cells) against `plan`'s cases."""
+    def run(self, cells: list, plan, tagged: dict | None = None) -> ChildRun:
+        """Run one submission (its raw code cells) against `plan`'s cases.
+
+        A cell that ends the child's process, or runs past the per-cell limit and does
+        not stop when interrupted, is left out and the notebook runs again from the
+        start without it (at most MAX_RERUNS times, all runs within --timeout); when no
+        time (or rerun) is left for that, a last run stops before the cell, so the
+        exercises whose cells ran are still graded."""
         slot = self._slots.get()
         try:
-            run, _report, _stderr = self._spawn(slot, (cells, plan), probe=False)
-            return run
+            skipped: dict[int, str] = {}
+            how: dict[int, str] = {}
+            interrupted: list[int] = []
+            analysis = None  # the first run's: it read every cell, the left-out ones too
+            tampering = None
+            begin = time.monotonic()
+            last_cell: int | None = None  # set: the final run stops before this cell
+            cell_limit = self.cell_timeout
+            while True:
+                left = self.timeout - (time.monotonic() - begin)
+                kept = [
+                    cell
+                    for cell in cells
+                    if cell[0] not in skipped and (last_cell is None or cell[0] < last_cell)
+                ]
+                job = (kept, plan, left, tagged or {}, cell_limit)
+                run, _report, _stderr = self._spawn(slot, job, probe=False)
+                analysis = run.analysis if analysis is None else analysis
+                tampering = run.tampering if tampering is None else tampering
+                if run.protocol_error is None:
+                    run.analysis, run.tampering = analysis, tampering
+                run.skipped, run.skipped_how = dict(skipped), dict(how)
+                run.interrupted = sorted(set(interrupted) | set(run.interrupted))
+                if last_cell is not None and run.ended_in is None:
+                    run.stopped_at = last_cell  # no cell from there on ran
+                if run.ended_in is None or run.protocol_error is not None or last_cell:
+                    run.seconds = time.monotonic() - begin
+                    return run
+                number, why = run.ended_in
+                left = self.timeout - (time.monotonic() - begin)
+                prefix = run.cell_started.get(number, 0.0)  # what reaching that cell took
+                skipped[number] = why
+                if why == "ended":  # before any hidden case was sent: safe to say how
+                    how[number] = run.end()
+                interrupted = run.interrupted
+                # Rerun without it, with a per-cell limit that still leaves time for a last
+                # run of the cells before it should the rerun get stuck again; when even
+                # that does not fit, the last run now, so the exercises those cells define
+                # are graded within --timeout.
+                reserve = prefix + 1.0
+                cell_limit = min(
+                    self.cell_timeout, left - prefix - reserve - INTERRUPT_GRACE_SECONDS - 1.0
+                )
+                answers_before = any(
+                    cell < number
+                    for cells_of in [
+                        *(item["cells"] for item in analysis or []),
+                        *(tagged or {}).values(),
+                    ]
+                    for cell in cells_of
+                )
+                if cell_limit < 1.0 and not answers_before and len(skipped) <= MAX_RERUNS:
+                    # A last run would grade nothing: rerun with all the time left.
+                    cell_limit = min(self.cell_timeout, left - prefix - 1.0)
+                if len(skipped) > MAX_RERUNS or cell_limit < 1.0:
+                    if left < reserve or not answers_before:
+                        run.skipped, run.skipped_how = dict(skipped), dict(how)
+                        run.seconds = time.monotonic() - begin
+                        return run
+                    last_cell = number
         finally:
             self._slots.put(slot)
 
@@ -513,6 +674,9 @@ class Sandbox:
                     report = self._read_probe(process, result_read, run)
                 else:
                     self._converse(process, result_read, run, *job)
+                    if run.ended_in is not None:
+                        # Ended in a cell: the notebook runs again without it.
+                        run.limit = None
             finally:
                 self._end(process)
                 run.seconds = time.monotonic() - begin
@@ -608,14 +772,34 @@ class Sandbox:
                         report = header["report"]
         return report
 
-    def _converse(self, process, result_read, run: ChildRun, cells, plan) -> None:
-        conversation = _Conversation(run, plan, len(cells))
+    def _interrupt(self, process, run: ChildRun, number=signal.SIGINT) -> bool:
+        """SIGINT to the child's Python process (the sandbox's PID 2), as Jupyter
+        interrupts a kernel (SIGUSR1: stop running cells); False when it cannot be found."""
+        target = process.pid if self.mode == "unconfined" else _sandboxed_python(process.pid)
+        if target is None:
+            return False
+        try:
+            os.kill(target, number)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def _converse(
+        self, process, result_read, run: ChildRun, cells, plan, budget, tagged, cell_limit
+    ) -> None:
+        conversation = _Conversation(run, plan, [number for number, _source in cells])
         reader = _protocol.FrameReader()
         stdin = process.stdin.fileno()
         os.set_blocking(stdin, False)
-        pending = bytearray(_protocol.encode_frame({"kind": "cells", "cells": cells}))
+        pending = bytearray(
+            _protocol.encode_frame({"kind": "cells", "cells": cells, "tagged": tagged})
+        )
         pending += plan.visible_frame
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline = started + max(budget, 0.0)
+        run.cell_timeout = self.cell_timeout  # the option (a rerun may use less)
+        cell_deadline = math.inf  # the running cell's limit; then its grace after SIGINT
+        grace = False
         limit = "notebook"
         next_memory_check = 0.0
         with selectors.DefaultSelector() as selector:
@@ -623,15 +807,41 @@ class Sandbox:
             selector.register(stdin, selectors.EVENT_WRITE)
             writing = True
             while True:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
+                # The notebook's time is up: stop the cells (the running one is
+                # interrupted) and grade what they defined; a notebook that does not
+                # stop within the grace ends as before.
+                if (
+                    left <= 0
+                    and limit == "notebook"
+                    and run.stopped_at is None
+                    and run.current_cell is not None
+                    and self._interrupt(process, run, signal.SIGUSR1)
+                ):
+                    run.stopped_at = run.current_cell
+                    deadline = now + INTERRUPT_GRACE_SECONDS
+                    cell_deadline = math.inf
+                    continue
                 if left <= 0:
                     run.limit = limit
                     return
-                events = selector.select(timeout=min(left, MEMORY_CHECK_SECONDS))
+                if now >= cell_deadline and run.current_cell is not None:
+                    if grace or not self._interrupt(process, run):
+                        # It did not stop: end this child, run the notebook without it.
+                        run.ended_in = (run.current_cell, "uninterruptible")
+                        return
+                    run.interrupted.append(run.current_cell)
+                    grace = True
+                    cell_deadline = now + INTERRUPT_GRACE_SECONDS
+                wait = min(left, MEMORY_CHECK_SECONDS, max(cell_deadline - now, 0.0))
+                events = selector.select(timeout=wait)
                 if time.monotonic() >= next_memory_check:
                     # RLIMIT_AS bounds each process; this bounds them all together.
                     if _tree_resident_bytes(process.pid) > self.memory_bytes:
                         run.limit = "memory"
+                        if run.current_cell is not None:
+                            run.ended_in = (run.current_cell, "memory")
                         return
                     next_memory_check = time.monotonic() + MEMORY_CHECK_SECONDS
                 for key, _mask in events:
@@ -647,11 +857,18 @@ class Sandbox:
                         continue
                     data = os.read(result_read, 2**20)
                     if not data:
+                        if run.current_cell is not None and conversation.phase == "cells":
+                            run.ended_in = (run.current_cell, "ended")
                         return
                     try:
                         for header, arrays in reader.feed(data):
                             step = conversation.handle(header, arrays)
-                            if step == "cells_done":
+                            if step == "cell_started":
+                                run.cell_started[run.current_cell] = time.monotonic() - started
+                                cell_deadline = time.monotonic() + cell_limit
+                                grace = False
+                            elif step == "cells_done":
+                                cell_deadline = math.inf
                                 deadline = time.monotonic() + plan.budget("visible")
                                 limit = "cases"
                             elif step == "send_hidden":
@@ -732,6 +949,27 @@ def seccomp_program(machine: str | None = None) -> bytes | None:
         (ret, 0, 0, enosys),  # 13
     ]
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+def _sandboxed_python(bwrap_pid: int) -> int | None:
+    """The host PID of the Python process bubblewrap started below `bwrap_pid`: the one
+    that is PID 2 in the sandbox's own PID namespace (1 is bubblewrap's init)."""
+    below, grew = {bwrap_pid}, True
+    table = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            status = _proc_status(name)
+            table.append((int(name), status.get("PPid", ""), status.get("NSpid", "").split()))
+    while grew:
+        grew = False
+        for pid, parent, _nspid in table:
+            if parent.isdigit() and int(parent) in below and pid not in below:
+                below.add(pid)
+                grew = True
+    for pid, _parent, nspid in table:
+        if pid in below and len(nspid) == 2 and nspid[1] == "2":
+            return pid
+    return None
 
 
 def _tree_resident_bytes(root: int) -> int:
