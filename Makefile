@@ -10,6 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 STAMP := $(VENV)/.installed
+INSTRUCTOR_STAMP := $(VENV)/.installed-instructor
 KERNEL_NAME := next-token-course
 # JupyterLab refuses to run as root without this flag (containers, CI).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -76,7 +77,14 @@ format: $(STAMP)
 # notebooks itself. --dist loadscope keeps each notebook on one worker.
 # One BLAS thread per process: with two pytest workers on two cores, threaded
 # BLAS calls fight for the cores and run several times slower.
-test: lint
+# `make test` and `make bench` also need nbgrader (the `instructor` extra): the
+# nbgrader interop tests and the grader's comparison run the real thing.
+$(INSTRUCTOR_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	  -c $(CONSTRAINTS) -e ".[test,instructor]"
+	@touch $@
+
+test: lint $(INSTRUCTOR_STAMP)
 	@mkdir -p build
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --junitxml=build/test-results.xml \
 	  --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 \
@@ -89,9 +97,7 @@ student: $(STAMP)
 solutions: $(STAMP)
 	$(BIN)/python -m tools.refresh_solutions $(SOLUTIONS_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-	  -c $(CONSTRAINTS) -e ".[test,instructor]"
+bench: $(INSTRUCTOR_STAMP)
 	$(BIN)/python -m bench
 
 grade: $(STAMP)

@@ -32,6 +32,12 @@ from utils.checks import check
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
+
+
+def _require_nbgrader() -> None:
+    """These tests run the real nbgrader: `make test` installs it (the `instructor` extra)."""
+    if not HAS_NBGRADER:
+        pytest.fail('nbgrader is not installed: run `make test`, or pip install -e ".[instructor]"')
 LOG2_LOGSUMEXP = (
     "def logsumexp(logits, axis=-1):\n"
     "    row_max = np.max(logits, axis=axis, keepdims=True)\n"
@@ -144,14 +150,14 @@ def test_nbgrader_reads_partial_credit_without_warnings(
     for grade_id, points in expected.items():
         wanted = partial_points if points == "partial" else points
         assert nbgrader_rule(cells[grade_id]) == pytest.approx(wanted), grade_id
-    if HAS_NBGRADER:
-        from nbgrader.utils import determine_grade
+    _require_nbgrader()
+    from nbgrader.utils import determine_grade
 
-        log = logging.getLogger("nbgrader-test")
-        with caplog.at_level(logging.WARNING, logger="nbgrader-test"):
-            for grade_id, cell in cells.items():
-                assert determine_grade(cell, log)[0] == nbgrader_rule(cell), grade_id
-        assert not caplog.records, [record.getMessage() for record in caplog.records]
+    log = logging.getLogger("nbgrader-test")
+    with caplog.at_level(logging.WARNING, logger="nbgrader-test"):
+        for grade_id, cell in cells.items():
+            assert determine_grade(cell, log)[0] == nbgrader_rule(cell), grade_id
+    assert not caplog.records, [record.getMessage() for record in caplog.records]
 
 
 def _readme_recipe() -> tuple[str, str]:
@@ -164,8 +170,8 @@ def _readme_recipe() -> tuple[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_NBGRADER, reason="nbgrader is not installed (the instructor extra)")
 def test_readme_nbgrader_recipe_works_outside_the_repository(tmp_path: Path):
+    _require_nbgrader()
     before, after = _readme_recipe()
     assert "$COURSE" in before, "the recipe must work in a folder outside the repository"
     course = tmp_path / "nbgrader-course"  # the README's "$HOME/nbgrader-course"
