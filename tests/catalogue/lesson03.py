@@ -191,6 +191,40 @@ def entropy(probs):
         "predict_tie_limit = 0.0",
         diagnosis="this token has a top score",
     ),
+    # ------------------------------------------------------ 03.predict_peaked
+    Wrong(
+        "03.predict_peaked", "only the order matters", 'predict_peaked = "a"', diagnosis="not (a)"
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "divides by the sum of the scores",
+        'predict_peaked = "b"',
+        diagnosis="not (b)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "a higher level means more peaked",
+        'predict_peaked = "d"',
+        diagnosis="not (d)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "never exactly zero forgotten",
+        'predict_peaked = "e"',
+        diagnosis="not (e)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "the top probability instead of a letter",
+        "predict_peaked = 0.99",
+        diagnosis="expected a string",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "the letter with its parentheses",
+        'predict_peaked = "(c)"',
+        diagnosis="letter alone",
+    ),
 ]
 
 RIGHT = [
@@ -295,4 +329,6 @@ predict_shift = float(np.exp(2) / (np.exp(2) + np.exp(1) + np.exp(0)))
     ),
     Right("03.predict_tie_limit", "one half", "predict_tie_limit = 0.5"),
     Right("03.predict_tie_limit", "as a fraction", "predict_tie_limit = 1 / 2"),
+    Right("03.predict_peaked", "the letter", 'predict_peaked = "c"'),
+    Right("03.predict_peaked", "the letter in capitals with spaces", 'predict_peaked = " C "'),
 ]

@@ -5,6 +5,9 @@
 * ``03.predict_shift`` and ``03.predict_tie_limit``: predict-then-verify
   questions; the learner writes a number down before running the cell
   that computes it.
+* ``03.predict_peaked``: a reasoning question answered with a letter: which
+  statement about softmax([1, 5, 10]) against softmax([1, 2, 3]) is true,
+  decided before computing either.
 
 >>> from utils.exercises import get
 >>> round(get("03.predict_shift").reference(), 4)
@@ -19,7 +22,7 @@ from utils.exercises._matching import as_float64, first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 from utils.probability import entropy, softmax
 
-__all__ = ["EXERCISES", "PREDICT_SHIFT", "PREDICT_TIE_LIMIT"]
+__all__ = ["EXERCISES", "PEAKED_OPTIONS", "PREDICT_PEAKED", "PREDICT_SHIFT", "PREDICT_TIE_LIMIT"]
 
 # float64 everywhere in this lesson.
 _RTOL = 1e-7
@@ -344,4 +347,69 @@ PREDICT_TIE_LIMIT = Exercise(
 )
 
 
-EXERCISES = [PREDICT_SHIFT, APPLY_TEMPERATURE, PREDICT_TIE_LIMIT, ENTROPY]
+# ----------------------------------------------------------- 03.predict_peaked
+
+# The two score vectors the learner compares before computing anything.
+PEAKED_WIDE = np.array([1.0, 5.0, 10.0])
+PEAKED_NARROW = np.array([1.0, 2.0, 3.0])
+
+PEAKED_OPTIONS = {
+    "a": "they are equally peaked: both put the three tokens in the same order",
+    "b": "softmax([1, 5, 10]) is more peaked, with a top probability of about 0.63: the top "
+    "score's share of the total, 10 / 16",
+    "c": "softmax([1, 5, 10]) is more peaked: its top score leads the runner-up by 5, a "
+    "probability ratio of e^5, about 148, so its top probability is above 0.99",
+    "d": "softmax([1, 5, 10]) is more peaked because its top score is higher: the scores "
+    "(8, 9, 10) would be just as peaked",
+    "e": "softmax([1, 5, 10]) puts all of its mass on the top token: the other two get exactly 0",
+}
+
+_PEAKED_EXPLANATIONS = {
+    "a": "the order is the same, but the gaps are not: a gap of 5 between the top two "
+    "scores is a ratio of e^5, a gap of 1 only e, so one distribution is far more peaked.",
+    "b": "dividing a score by the total is lesson 01's first, broken idea; the softmax "
+    "compares exponentials, and e^10 is about 150 times e^5.",
+    "d": "adding the same number to every score changes nothing (section 1): (8, 9, 10) has "
+    "the gaps of (1, 2, 3), so its distribution is that of (1, 2, 3). What makes a "
+    "distribution peaked is the gaps, not the level.",
+    "e": "e^z is positive for every finite score, so no token gets exactly 0; the two "
+    "lower tokens are unlikely (about 0.0001 and 0.007), not impossible.",
+}
+
+
+def predict_peaked_reference() -> str:
+    """The true statement (c): the gap of 5 makes softmax([1, 5, 10]) top above 0.99."""
+    return "c"
+
+
+def _predict_peaked_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, str):
+        return None
+    choice = got.strip().casefold()
+    if choice in _PEAKED_EXPLANATIONS:
+        return f"not ({choice}): {_PEAKED_EXPLANATIONS[choice]}"
+    if choice not in PEAKED_OPTIONS:
+        return "answer with the letter alone, a to e, as a string: e.g. 'a'."
+    return None
+
+
+PREDICT_PEAKED = Exercise(
+    id="03.predict_peaked",
+    title="Reason: which of two score vectors gives the more peaked distribution?",
+    points=2,
+    answer_name="predict_peaked",
+    kind="value",
+    reference=predict_peaked_reference,
+    diagnose=_predict_peaked_diagnose,
+    hints=(
+        "Only differences between scores matter. In each vector, how far is the top score "
+        "from the runner-up, and from the lowest score?",
+        "A gap g between two scores is a probability ratio of e^g. Turn the gaps of each "
+        "vector into ratios: how much is left for the other tokens once the top token is "
+        "e^5 times as likely as the runner-up?",
+    ),
+)
+
+
+# In the order the lesson asks them.
+EXERCISES = [PREDICT_SHIFT, PREDICT_PEAKED, APPLY_TEMPERATURE, PREDICT_TIE_LIMIT, ENTROPY]
