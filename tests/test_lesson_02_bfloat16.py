@@ -1,6 +1,6 @@
-"""Lesson 02's bfloat16 (issue 14): the notebook's emulation `to_bfloat16` rounds
-float32 to its top 16 bits, to the nearest, ties to even; and the numbers the new
-prose states (the tiny model's score, spacings, sequence scores) are the course's own.
+"""Lesson 02's bfloat16 and large scores (issue 14): the lesson uses the course's
+emulation (utils.numerics, tested in test_lesson_02_numerics.py), and the numbers the
+new prose states (the tiny model's score, spacings, sequence scores) are the course's own.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from utils import lm
+from utils.numerics import to_bfloat16
 from utils.probability import naive_softmax, softmax
 
 NAME = "02_overflow_and_logsumexp.ipynb"
@@ -21,14 +22,6 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / NAME
 @pytest.fixture(scope="module")
 def cells() -> dict:
     return {cell.id: cell for cell in nbformat.read(NOTEBOOK, as_version=4).cells}
-
-
-@pytest.fixture(scope="module")
-def to_bfloat16(cells):
-    """The notebook's own function, as written in its cell."""
-    namespace = {"np": np}
-    exec(compile(cells["bfloat16-helper"].source, f"{NAME}:bfloat16-helper", "exec"), namespace)
-    return namespace["to_bfloat16"]
 
 
 def _bits(values) -> np.ndarray:
@@ -43,51 +36,14 @@ def _plain(cell) -> str:
     return "".join(output.get("data", {}).get("text/plain", "") for output in cell.outputs)
 
 
-def test_results_are_bfloat16_numbers_and_the_nearest_ones(to_bfloat16):
-    rng = np.random.default_rng(0)
-    values = np.concatenate(
-        [
-            rng.standard_normal(2000).astype(np.float32)
-            * np.float32(10.0) ** rng.integers(-30, 30, 2000),
-            _from_bits(rng.integers(0, 0x7F7F0000, 2000, dtype=np.uint32)),
-        ]
-    ).astype(np.float32)
-    rounded = to_bfloat16(values)
-    assert rounded.dtype == np.float32
-    assert (_bits(rounded) & 0xFFFF == 0).all()
-    # The two bfloat16 neighbours of each value (truncated, and one step up).
-    below = _from_bits(_bits(values) & 0xFFFF0000)
-    above = _from_bits((_bits(values) & 0xFFFF0000) + 0x10000)
-    gap = np.abs(rounded.astype(np.float64) - values.astype(np.float64))
-    best = np.minimum(
-        np.abs(below.astype(np.float64) - values), np.abs(above.astype(np.float64) - values)
-    )
-    assert (gap <= best).all()
-    assert to_bfloat16(-values) == pytest.approx(-rounded, abs=0)
+def test_the_lesson_uses_the_course_s_emulation_and_shows_ties_to_even(cells):
+    assert "from utils.numerics import to_bfloat16" in cells["bfloat16-helper"].source
+    assert "def to_bfloat16" not in "".join(cell.source for cell in cells.values())
+    assert _plain(cells["bfloat16-helper"]) == "array([1.    , 1.    , 1.0156], dtype=float32)"
+    assert float(to_bfloat16(1.0 + 3 * 2.0**-8)) == 1.0 + 2.0**-6
 
 
-@pytest.mark.parametrize(
-    ("bits", "expected"),
-    [
-        (0x3F808000, 0x3F800000),  # exactly halfway, kept part even: down
-        (0x3F818000, 0x3F820000),  # exactly halfway, kept part odd: up to even
-        (0x3F808001, 0x3F810000),  # just above halfway: up
-        (0x3F807FFF, 0x3F800000),  # just below halfway: down
-        (0x7F7F8000, 0x7F800000),  # halfway above the largest bfloat16: inf, as in hardware
-        (0x7F800000, 0x7F800000),  # inf stays inf
-        (0x00000001, 0x00000000),  # the smallest subnormal rounds to 0
-    ],
-)
-def test_ties_go_to_even_and_the_edges_behave(to_bfloat16, bits, expected):
-    assert int(_bits(to_bfloat16(_from_bits([bits])))[0]) == expected
-
-
-def test_nan_stays_nan_whatever_its_payload(to_bfloat16):
-    nans = _from_bits([0x7FC00000, 0x7FFFFFFF, 0xFFFFFFFF, 0x7F800001])
-    assert np.isnan(to_bfloat16(nans)).all()
-
-
-def test_the_prose_numbers_are_the_course_s_own(cells, to_bfloat16):
+def test_the_prose_numbers_are_the_course_s_own(cells):
     model = lm.load()
     logits = model.next_token_logits("the cat")
     assert round(float(logits.max()), 1) == 12.9
