@@ -132,3 +132,53 @@ def test_overconfidence_identifiability_and_labels(cells):
     # For two outcomes the softmax is the sigmoid of the difference.
     a, b = 1.3, -0.4
     assert softmax(np.array([a, b]))[0] == pytest.approx(1.0 / (1.0 + np.exp(-(a - b))), rel=1e-12)
+
+
+# --- 03.temperature_for_confidence ---------------------------------------------------------------
+
+
+def test_the_reference_temperature_gives_cat_exactly_the_target():
+    temperature = lesson03.temperature_for_confidence_reference()
+    probabilities = softmax(lesson03.CONFIDENCE_LOGITS, temperature=temperature)
+    assert probabilities[0] == pytest.approx(lesson03.CONFIDENCE_TARGET, abs=1e-14)
+    # The only one: cat's probability falls strictly with the temperature.
+    grid = np.geomspace(0.05, 50.0, 400)
+    cat = softmax(lesson03.CONFIDENCE_LOGITS[None, :] / grid[:, None])[:, 0]
+    assert (np.diff(cat) < 0).all()
+    assert np.count_nonzero(np.diff(np.sign(cat - lesson03.CONFIDENCE_TARGET))) == 1
+
+
+def test_the_text_brackets_the_answer_with_numbers_the_lesson_printed(cells):
+    text = cells["ex-temperature-for-confidence"].source
+    for temperature in (1.0, 0.5):
+        probability = softmax(lesson03.CONFIDENCE_LOGITS, temperature=temperature)[0]
+        assert f"{probability:.4f} at $T = {temperature:g}$" in text
+        assert f"{probability:.4f}" in _plain(cells["temperature-demo"])
+    answer = lesson03.temperature_for_confidence_reference()
+    assert 0.5 > answer > 0.0
+    assert f"about {answer:.3f}" in cells["temperature-for-confidence-reading"].source
+    assert (
+        f"{softmax(np.array([2.0, 1.0, 0.0]), temperature=0.5)[0]:.4f}"
+        in (exercises.get("03.temperature_for_confidence").hints[0])
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (1.0, "at T = 1 cat gets 0.6652, not 0.9: a lower temperature is needed"),
+        (0.2, "a higher temperature is needed"),
+        (0.0, "must be positive"),
+    ],
+)
+def test_a_wrong_temperature_is_told_what_cat_gets_there(answer, words):
+    result = check("03.temperature_for_confidence", answer)
+    assert result.status == "failed"
+    assert words in result.message
+
+
+def test_a_temperature_within_rounding_of_the_answer_is_called_rounded_not_far():
+    result = check("03.temperature_for_confidence", 0.43604)
+    assert result.status == "failed"
+    assert "rounded" in result.message
+    assert "temperature is needed" not in result.message

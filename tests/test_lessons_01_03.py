@@ -42,6 +42,7 @@ def test_the_lessons_define_the_planned_exercises():
         "03.predict_shift": 1,
         "03.predict_peaked": 2,
         "03.apply_temperature": 2,
+        "03.temperature_for_confidence": 3,
         "03.predict_tie_limit": 1,
         "03.entropy": 2,
     }
@@ -284,6 +285,8 @@ MISTAKES = [
     ("03.entropy", _entropy_whole_array, "summed over the whole array"),
     ("03.entropy", _entropy_terms, "an array of shape (4,); expected a single number"),
     ("03.predict_peaked", "a", "not (a): the order is the same, but the gaps are not"),
+    ("03.temperature_for_confidence", float(1 / np.log(9)), "gives cat 0.9 against dog alone"),
+    ("03.temperature_for_confidence", 2.2933755059552188, "the factor 1/T"),
     ("03.predict_peaked", "d", "not (d): adding the same number to every score changes nothing"),
 ]
 

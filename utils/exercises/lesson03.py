@@ -5,6 +5,8 @@
 * ``03.predict_shift`` and ``03.predict_tie_limit``: predict-then-verify
   questions; the learner writes a number down before running the cell
   that computes it.
+* ``03.temperature_for_confidence``: work backwards from a probability to the
+  temperature that gives it (an equation to solve, or a search).
 * ``03.predict_peaked``: a reasoning question answered with a letter: which
   statement about softmax([1, 5, 10]) against softmax([1, 2, 3]) is true,
   decided before computing either.
@@ -22,7 +24,15 @@ from utils.exercises._matching import as_float64, first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 from utils.probability import entropy, softmax
 
-__all__ = ["EXERCISES", "PEAKED_OPTIONS", "PREDICT_PEAKED", "PREDICT_SHIFT", "PREDICT_TIE_LIMIT"]
+__all__ = [
+    "CONFIDENCE_TARGET",
+    "EXERCISES",
+    "PEAKED_OPTIONS",
+    "PREDICT_PEAKED",
+    "PREDICT_SHIFT",
+    "PREDICT_TIE_LIMIT",
+    "TEMPERATURE_FOR_CONFIDENCE",
+]
 
 # float64 everywhere in this lesson.
 _RTOL = 1e-7
@@ -411,5 +421,87 @@ PREDICT_PEAKED = Exercise(
 )
 
 
+# ------------------------------------------------ 03.temperature_for_confidence
+
+# At which temperature does cat (scores 2, 1, 0) get this probability?
+CONFIDENCE_LOGITS = np.array([2.0, 1.0, 0.0])
+CONFIDENCE_TARGET = 0.9
+# Computed answers agree to the last bits; 8 significant digits separate them from typed ones.
+_CONFIDENCE_RTOL = 1e-8
+
+
+def temperature_for_confidence_reference() -> float:
+    """The T with softmax((2, 1, 0) / T)[0] = 0.9, in closed form.
+
+    With x = exp(-1/T), P(cat) = 1 / (1 + x + x**2), so x**2 + x + 1 - 1/0.9 = 0.
+    """
+    x = (-1.0 + np.sqrt(1.0 + 4.0 * (1.0 / CONFIDENCE_TARGET - 1.0))) / 2.0
+    return float(-1.0 / np.log(x))
+
+
+def _cat_probability(temperature: float) -> float:
+    return float(softmax(CONFIDENCE_LOGITS, temperature=temperature)[0])
+
+
+def _confidence_diagnose(case: Case, expected, got) -> str | None:
+    values = as_float64(got)
+    if values is None or values.shape != () or not np.isfinite(values):
+        return None
+    mistakes = [
+        (
+            float(1.0 / np.log(CONFIDENCE_TARGET / (1.0 - CONFIDENCE_TARGET))),
+            "that temperature gives cat 0.9 against dog alone: the third token, mat, also "
+            "takes a share of the mass, so keep all three scores in the equation.",
+        ),
+        (
+            1.0 / expected,
+            "that is the factor 1/T that multiplies the scores; the temperature is its reciprocal.",
+        ),
+    ]
+    named = _first_mistake(got, expected, mistakes, atol=0.0)
+    if named is not None:
+        return named
+    temperature = float(values)
+    if temperature <= 0:
+        return "a temperature must be positive: T <= 0 gives no distribution."
+    probability = _cat_probability(temperature)
+    if abs(probability - CONFIDENCE_TARGET) > 1e-3:
+        direction = "lower" if probability < CONFIDENCE_TARGET else "higher"
+        return (
+            f"at T = {temperature:.4g} cat gets {probability:.4f}, not "
+            f"{CONFIDENCE_TARGET}: a {direction} temperature is needed."
+        )
+    return None
+
+
+TEMPERATURE_FOR_CONFIDENCE = Exercise(
+    id="03.temperature_for_confidence",
+    title="Work backwards: the temperature that makes cat 90% likely",
+    points=3,
+    answer_name="temperature_for_confidence",
+    kind="value",
+    reference=temperature_for_confidence_reference,
+    rtol=_CONFIDENCE_RTOL,
+    atol=0.0,
+    diagnose=_confidence_diagnose,
+    hints=(
+        "Cat's probability falls steadily as T grows, from 1 (T -> 0) to 1/3 (T -> "
+        "infinity), so exactly one temperature gives 0.9, and it lies below 0.5, where cat "
+        "has 0.8668.",
+        "Either search: halve an interval of temperatures around the answer again and "
+        "again, keeping the half where cat's probability crosses 0.9 (about 40 halvings "
+        "give 8 digits). Or solve: with x = exp(-1/T), cat's probability is "
+        "1 / (1 + x + x^2), a quadratic equation in x.",
+    ),
+)
+
+
 # In the order the lesson asks them.
-EXERCISES = [PREDICT_SHIFT, PREDICT_PEAKED, APPLY_TEMPERATURE, PREDICT_TIE_LIMIT, ENTROPY]
+EXERCISES = [
+    PREDICT_SHIFT,
+    PREDICT_PEAKED,
+    APPLY_TEMPERATURE,
+    TEMPERATURE_FOR_CONFIDENCE,
+    PREDICT_TIE_LIMIT,
+    ENTROPY,
+]
