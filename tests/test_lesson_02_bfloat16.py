@@ -84,3 +84,13 @@ def test_sequence_scores_defeat_the_naive_softmax_even_in_float64(cells):
     underflow = np.log(np.finfo(np.float64).smallest_subnormal) + np.log(0.5)
     assert round(float(underflow), 1) == -745.1
     assert "nan, nan, nan" in _plain(cells["naive-sequence-scores-code"])
+
+
+def test_the_bfloat16_quiz_is_right_about_both_formats(cells):
+    quiz = cells["quiz-bfloat16"].source
+    assert "correct=0" in quiz
+    assert np.float16(100.2) != np.float16(100.0)
+    assert float(np.spacing(np.float16(100.0))) == 0.0625
+    assert "spacing 0.0625 near 100" in quiz
+    assert float(to_bfloat16(100.2)) == 100.0
+    assert float(to_bfloat16(100.0) + 0.5) == float(to_bfloat16(100.5))

@@ -156,7 +156,8 @@ def test_the_text_brackets_the_answer_with_numbers_the_lesson_printed(cells):
         assert f"{probability:.4f}" in _plain(cells["temperature-demo"])
     answer = lesson03.temperature_for_confidence_reference()
     assert 0.5 > answer > 0.0
-    assert f"about {answer:.3f}" in cells["temperature-for-confidence-reading"].source
+    assert f"About {answer:.3f}" in cells["temperature-for-confidence-reading"].source
+    assert _plain(cells["verify-temperature-for-confidence"]).startswith(f"({answer:.6f}, ")
     assert (
         f"{softmax(np.array([2.0, 1.0, 0.0]), temperature=0.5)[0]:.4f}"
         in (exercises.get("03.temperature_for_confidence").hints[0])
