@@ -418,6 +418,16 @@ temperature_for_confidence = (low + high) / 2
     ),
     Right(
         "03.temperature_for_confidence",
+        "the quadratic in float32, kept as a float32",
+        """
+import numpy as np
+one = np.float32(1.0)
+x = (-one + np.sqrt(one + np.float32(4.0) * (one / np.float32(0.9) - one))) / np.float32(2.0)
+temperature_for_confidence = -one / np.log(x)
+""",
+    ),
+    Right(
+        "03.temperature_for_confidence",
         "scipy.optimize.brentq",
         """
 import numpy as np
