@@ -49,16 +49,18 @@ def test_only_the_reference_statement_is_true():
         "b": abs(wide.max() - 10 / 16) < 0.01,
         "c": bool(wide.max() > 0.99 and wide.max() > narrow.max())
         and round(float(np.exp(lesson03.PEAKED_WIDE[2] - lesson03.PEAKED_WIDE[1]))) == 148,
+        # Five times the gap, five times the ratio (about 14), a top near 0.93?
+        "d": abs(wide.max() - 0.93) < 0.01,
         # (8, 9, 10) as peaked as (1, 5, 10)?
-        "d": bool(np.isclose(softmax(np.array([8.0, 9.0, 10.0])).max(), wide.max())),
-        "e": bool((wide[:2] == 0).all()),
+        "e": bool(np.isclose(softmax(np.array([8.0, 9.0, 10.0])).max(), wide.max())),
+        "f": bool((wide[:2] == 0).all()),
     }
     assert truth == {letter: letter == lesson03.predict_peaked_reference() for letter in truth}
 
 
 def test_the_explanations_quote_the_right_numbers():
     wide = softmax(lesson03.PEAKED_WIDE)
-    explanation = lesson03._PEAKED_EXPLANATIONS["e"]
+    explanation = lesson03._PEAKED_EXPLANATIONS["f"]
     assert f"about {wide[0]:.4f} and {wide[1]:.3f}" in explanation
     assert round(float(np.exp(10.0) / np.exp(5.0)), -1) == 150
     assert "about 150 times" in lesson03._PEAKED_EXPLANATIONS["b"]
@@ -183,3 +185,47 @@ def test_a_temperature_within_rounding_of_the_answer_is_called_rounded_not_far()
     assert result.status == "failed"
     assert "rounded" in result.message
     assert "temperature is needed" not in result.message
+
+
+def test_option_d_works_its_misconception_through_consistently():
+    # Ratios taken in proportion to the gaps: 5 e to the runner-up, 4 e from it to the last.
+    to_runner_up = 5 * np.e
+    assert round(to_runner_up) == 14
+    top = to_runner_up / (to_runner_up + 1 + 1 / (4 * np.e))
+    assert round(top, 2) == 0.93
+    assert "5 x 2.7 = 14" in lesson03.PEAKED_OPTIONS["d"]
+    assert "near 0.93" in lesson03.PEAKED_OPTIONS["d"]
+
+
+def test_the_second_hint_teaches_the_idea_without_echoing_the_right_option():
+    hint = exercises.get("03.predict_peaked").hints[1]
+    right = lesson03.PEAKED_OPTIONS[lesson03.predict_peaked_reference()]
+    for words in ("e^5", "148", "runner-up by 5", "0.99"):
+        assert words in right
+        assert words not in hint
+
+
+def test_a_temperature_close_but_short_of_8_digits_is_told_why():
+    answer = lesson03.temperature_for_confidence_reference()
+    for near in (answer * (1 + 2e-7), answer * (1 - 3e-6)):
+        result = check("03.temperature_for_confidence", float(near))
+        assert result.status == "failed"
+        assert "significant digits, not the 8 the check needs" in result.message
+        assert "rounded" not in result.message
+    assert check("03.temperature_for_confidence", answer * (1 + 2e-9)).status == "passed"
+
+
+def test_the_verification_leaves_no_answer_good_enough_to_pass(cells):
+    import ast
+
+    tree = ast.parse(cells["verify-temperature-for-confidence"].source)
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert assigned == {"found_temperature"}
+    shown = round(lesson03.temperature_for_confidence_reference(), 6)
+    assert check("03.temperature_for_confidence", shown).status == "failed"

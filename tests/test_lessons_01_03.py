@@ -287,7 +287,8 @@ MISTAKES = [
     ("03.predict_peaked", "a", "not (a): the order is the same, but the gaps are not"),
     ("03.temperature_for_confidence", float(1 / np.log(9)), "gives cat 0.9 against dog alone"),
     ("03.temperature_for_confidence", 2.2933755059552188, "the factor 1/T"),
-    ("03.predict_peaked", "d", "not (d): adding the same number to every score changes nothing"),
+    ("03.predict_peaked", "e", "not (e): adding the same number to every score changes nothing"),
+    ("03.predict_peaked", "d", "not (d): a probability ratio grows exponentially with the gap"),
 ]
 
 

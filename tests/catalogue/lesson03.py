@@ -220,6 +220,37 @@ temperature_for_confidence = float(-np.log(x))
     ),
     Wrong(
         "03.temperature_for_confidence",
+        "float32 work cast to a Python float",
+        """
+import numpy as np
+import utils
+scores = np.array([2.0, 1.0, 0.0], dtype=np.float32)
+low, high = np.float32(0.01), np.float32(1.0)
+for _ in range(60):
+    middle = (low + high) / np.float32(2)
+    if utils.softmax(scores, temperature=float(middle))[0] > 0.9:
+        low = middle
+    else:
+        high = middle
+temperature_for_confidence = float(middle)
+""",
+        diagnosis="significant digits, not the 8 the check needs",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "a search that stops early (xtol=1e-6)",
+        """
+import numpy as np
+import scipy.optimize
+import utils
+def excess(temperature):
+    return utils.softmax(np.array([2.0, 1.0, 0.0]), temperature=temperature)[0] - 0.9
+temperature_for_confidence = scipy.optimize.brentq(excess, 0.05, 1.0, xtol=1e-6)
+""",
+        diagnosis="significant digits, not the 8 the check needs",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
         "a guess from the table",
         "temperature_for_confidence = 0.5",
         diagnosis="a lower temperature is needed",
@@ -263,15 +294,21 @@ temperature_for_confidence = float(-1 / np.log(abs(x)))
     ),
     Wrong(
         "03.predict_peaked",
-        "a higher level means more peaked",
+        "ratios in proportion to the gaps",
         'predict_peaked = "d"',
         diagnosis="not (d)",
     ),
     Wrong(
         "03.predict_peaked",
-        "never exactly zero forgotten",
+        "a higher level means more peaked",
         'predict_peaked = "e"',
         diagnosis="not (e)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "never exactly zero forgotten",
+        'predict_peaked = "f"',
+        diagnosis="not (f)",
     ),
     Wrong(
         "03.predict_peaked",

@@ -369,9 +369,12 @@ PEAKED_OPTIONS = {
     "score's share of the total, 10 / 16",
     "c": "softmax([1, 5, 10]) is more peaked: its top score leads the runner-up by 5, a "
     "probability ratio of e^5, about 148, so its top probability is above 0.99",
-    "d": "softmax([1, 5, 10]) is more peaked because its top score is higher: the scores "
+    "d": "softmax([1, 5, 10]) is more peaked, but not by much: its top score leads by 5 "
+    "instead of 1, five times as far, so its top token is about 5 x 2.7 = 14 times as likely "
+    "as the runner-up, a top probability near 0.93",
+    "e": "softmax([1, 5, 10]) is more peaked because its top score is higher: the scores "
     "(8, 9, 10) would be just as peaked",
-    "e": "softmax([1, 5, 10]) puts all of its mass on the top token: the other two get exactly 0",
+    "f": "softmax([1, 5, 10]) puts all of its mass on the top token: the other two get exactly 0",
 }
 
 _PEAKED_EXPLANATIONS = {
@@ -379,10 +382,13 @@ _PEAKED_EXPLANATIONS = {
     "scores is a ratio of e^5, a gap of 1 only e, so one distribution is far more peaked.",
     "b": "dividing a score by the total is lesson 01's first, broken idea; the softmax "
     "compares exponentials, and e^10 is about 150 times e^5.",
-    "d": "adding the same number to every score changes nothing (section 1): (8, 9, 10) has "
+    "d": "a probability ratio grows exponentially with the gap, not in proportion to it: "
+    "p_i / p_j = e^(z_i - z_j), so five times the gap is the ratio to the fifth power, "
+    "not five times the ratio.",
+    "e": "adding the same number to every score changes nothing (section 1): (8, 9, 10) has "
     "the gaps of (1, 2, 3), so its distribution is that of (1, 2, 3). What makes a "
     "distribution peaked is the gaps, not the level.",
-    "e": "e^z is positive for every finite score, so no token gets exactly 0; the two "
+    "f": "e^z is positive for every finite score, so no token gets exactly 0; the two "
     "lower tokens are unlikely (about 0.0001 and 0.007), not impossible.",
 }
 
@@ -399,7 +405,10 @@ def _predict_peaked_diagnose(case: Case, expected, got) -> str | None:
     if choice in _PEAKED_EXPLANATIONS:
         return f"not ({choice}): {_PEAKED_EXPLANATIONS[choice]}"
     if choice not in PEAKED_OPTIONS:
-        return "answer with the letter alone, a to e, as a string: e.g. 'a'."
+        letters = sorted(PEAKED_OPTIONS)
+        return (
+            f"answer with the letter alone, {letters[0]} to {letters[-1]}, as a string: e.g. 'a'."
+        )
     return None
 
 
@@ -414,9 +423,9 @@ PREDICT_PEAKED = Exercise(
     hints=(
         "Only differences between scores matter. In each vector, how far is the top score "
         "from the runner-up, and from the lowest score?",
-        "A gap g between two scores is a probability ratio of e^g. Turn the gaps of each "
-        "vector into ratios: how much is left for the other tokens once the top token is "
-        "e^5 times as likely as the runner-up?",
+        "A gap g between two scores is a probability ratio of e^g, whatever the level of the "
+        "scores. Work out both vectors' ratios of the top token to the other two, and test "
+        "each statement against those numbers.",
     ),
 )
 
@@ -443,6 +452,11 @@ def _cat_probability(temperature: float) -> float:
     return float(softmax(CONFIDENCE_LOGITS, temperature=temperature)[0])
 
 
+def _is_rounding_of(value: float, exact: float) -> bool:
+    """Is `value` `exact` rounded to some number of significant digits (a typed number)?"""
+    return any(float(f"{exact:.{digits}g}") == value for digits in range(1, 16))
+
+
 def _confidence_diagnose(case: Case, expected, got) -> str | None:
     values = as_float64(got)
     if values is None or values.shape != () or not np.isfinite(values):
@@ -464,6 +478,15 @@ def _confidence_diagnose(case: Case, expected, got) -> str | None:
     temperature = float(values)
     if temperature <= 0:
         return "a temperature must be positive: T <= 0 gives no distribution."
+    relative_error = abs(temperature - expected) / expected
+    if _CONFIDENCE_RTOL < relative_error < 1e-4 and not _is_rounding_of(temperature, expected):
+        digits = int(np.floor(-np.log10(relative_error)))
+        return (
+            f"your temperature agrees with the answer to about {digits} significant digits, "
+            "not the 8 the check needs: about what float32 arithmetic (7 digits) or a search "
+            "stopped early gives. Compute in float64 (NumPy's default) and keep searching "
+            "until the interval is far narrower than 1e-8 of T, or solve the equation exactly."
+        )
     probability = _cat_probability(temperature)
     if abs(probability - CONFIDENCE_TARGET) > 1e-3:
         direction = "lower" if probability < CONFIDENCE_TARGET else "higher"
