@@ -94,3 +94,15 @@ def test_the_bfloat16_quiz_is_right_about_both_formats(cells):
     assert "spacing 0.0625 near 100" in quiz
     assert float(to_bfloat16(100.2)) == 100.0
     assert float(to_bfloat16(100.0) + 0.5) == float(to_bfloat16(100.5))
+
+
+def test_the_intro_and_the_section_give_bfloat16_the_same_precision(cells):
+    bits = 8  # 7 stored fraction bits and the implicit leading one
+    assert float(_from_bits([0x3F810000])[0]) - 1.0 == 2.0 ** -(bits - 1)
+    decimal_digits = bits * np.log10(2)
+    assert 2 < decimal_digits < 3
+    for cell_id in ("intro", "bfloat16-digits"):
+        text = " ".join(cells[cell_id].source.split())
+        assert "8 significant bits" in text, cell_id
+        assert "between 2 and 3 decimal digits" in text, cell_id
+    assert "about 3 significant digits" not in cells["intro"].source
