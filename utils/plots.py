@@ -565,3 +565,104 @@ def plot_beam_tree(
     ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=False, ncols=4)
     ax.set_title(title or "beam search: token and cumulative log-probability", fontsize=10)
     return figure
+
+
+# --- lessons 01-03 (helper lessons-a): the ordered-selection (Plackett-Luce) tree --------------
+__all__ += ["plot_selection_tree"]
+
+# Leaves beyond this would no longer fit one readable figure.
+_MAX_TREE_LEAVES = 24
+
+
+def _selection_tree(scores: np.ndarray, depth: int) -> list[tuple[tuple[int, ...], float, float]]:
+    """Every ordered selection of up to `depth` items, depth first:
+    (order, probability of its last pick given the earlier ones, probability of the order)."""
+    nodes = []
+
+    def grow(order: tuple[int, ...], probability: float) -> None:
+        if len(order) == depth:
+            return
+        left = [index for index in range(scores.size) if index not in order]
+        weights = np.exp(scores[left] - scores[left].max())
+        for index, weight in zip(left, weights / weights.sum(), strict=True):
+            child = (*order, index)
+            nodes.append((child, float(weight), probability * float(weight)))
+            grow(child, probability * float(weight))
+
+    grow((), 1.0)
+    return nodes
+
+
+def plot_selection_tree(items, scores, *, depth=None, path=None, title=None) -> CourseFigure:
+    """The Plackett-Luce tree of picking items one at a time without replacement.
+
+    Each level is one pick: a softmax of `scores` over the items not picked
+    yet. Every edge is labelled with its branch probability; each leaf with
+    the ordered selection and its probability, the product along its path
+    (the leaves of a complete tree add up to 1). `path` (indices in pick
+    order) is drawn with thick vermillion edges.
+
+    >>> plot_selection_tree(["cat", "dog", "mat"], [2.0, 1.0, 0.0], path=[2, 0])
+    <CourseFigure size 820x370 with 1 Axes>
+    """
+    labels = _labels(items, "items")
+    values = _values(scores, len(labels), "scores")
+    if not np.isfinite(values).all():
+        raise ValueError("scores must be finite: an item scored -inf could never be picked.")
+    depth = len(labels) if depth is None else depth
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
+        raise TypeError(f"depth must be an int, got {type(depth).__name__}.")
+    if not 1 <= depth <= len(labels):
+        raise ValueError(f"depth must be between 1 and {len(labels)} (the items), got {depth}.")
+    leaves = math.perm(len(labels), int(depth))
+    if leaves > _MAX_TREE_LEAVES:
+        raise ValueError(
+            f"{len(labels)} items picked {depth} times make {leaves} leaves; draw at most "
+            f"{_MAX_TREE_LEAVES} (fewer items or a smaller depth)."
+        )
+    highlighted = () if path is None else tuple(int(index) for index in path)
+    if len(set(highlighted)) != len(highlighted) or not all(
+        0 <= index < len(labels) for index in highlighted
+    ):
+        raise ValueError(f"path must list distinct item indices below {len(labels)}, got {path!r}.")
+    nodes = _selection_tree(values, int(depth))
+    # Leaves one row each, top to bottom; an inner node sits at the mean of its leaves.
+    leaf_orders = [order for order, _, _ in nodes if len(order) == depth]
+    y_of = {order: float(len(leaf_orders) - 1 - row) for row, order in enumerate(leaf_orders)}
+    for order, _, _ in sorted(nodes, key=lambda node: -len(node[0])):
+        if order not in y_of:
+            below = [y for key, y in y_of.items() if key[: len(order)] == order]
+            y_of[order] = float(np.mean(below))
+    y_of[()] = float(np.mean([y_of[order] for order in leaf_orders]))
+    height = max(3.0, 0.45 * leaves + 1.0)
+    figure = CourseFigure(figsize=(1.9 * depth + 2.5, height), dpi=_DPI)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=1 - 0.4 / height)
+    ax = figure.subplots()
+    ax.set_axis_off()
+    box = {"facecolor": "white", "edgecolor": "#333333", "boxstyle": "round"}
+    ax.text(0, y_of[()], "start", ha="center", va="center", fontsize=9, bbox=box, zorder=2)
+    for order, branch, probability in nodes:
+        x, y = float(len(order)), y_of[order]
+        parent_x, parent_y = x - 1, y_of[order[:-1]]
+        on_path = order == highlighted[: len(order)]
+        colour = COLORS["greedy"] if on_path else "#777777"
+        ax.plot([parent_x, x], [parent_y, y], color=colour, linewidth=3 if on_path else 0.8,
+                zorder=1)  # fmt: skip
+        ax.text((parent_x + x) / 2, (parent_y + y) / 2, f"{branch:.3f}", ha="center",
+                va="center", fontsize=7, color=colour, zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # fmt: skip
+        ax.text(x, y, labels[order[-1]], ha="center", va="center", fontsize=8, zorder=2,
+                bbox={**box, "edgecolor": colour, "linewidth": 2 if on_path else 0.6})  # fmt: skip
+        if len(order) == depth:
+            ax.text(x + 0.3, y, f"{', '.join(labels[i] for i in order)}:  {probability:.4f}",
+                    ha="left", va="center", fontsize=8,
+                    fontweight="bold" if on_path else "normal")  # fmt: skip
+    ax.set_xlim(-0.4, depth + 1.9)
+    ax.set_ylim(-0.6, len(leaf_orders) - 0.4)
+    ax.set_title(
+        title
+        or "ordered selection: each pick a softmax over the items left; "
+        "an order's probability is the product along its path",
+        fontsize=9,
+    )
+    return figure

@@ -191,6 +191,137 @@ def entropy(probs):
         "predict_tie_limit = 0.0",
         diagnosis="this token has a top score",
     ),
+    # ------------------------------------------ 03.temperature_for_confidence
+    Wrong(
+        "03.temperature_for_confidence",
+        "leaves out the third token",
+        """
+import numpy as np
+# 1 / (1 + exp(-1/T)) = 0.9, as if only cat and dog were there
+temperature_for_confidence = float(1 / np.log(9))
+""",
+        diagnosis="against dog alone",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "returns the factor 1/T",
+        """
+import numpy as np
+x = (-1 + np.sqrt(1 + 4 * (1 / 0.9 - 1))) / 2
+temperature_for_confidence = float(-np.log(x))
+""",
+        diagnosis="the factor 1/T",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "typed the value, rounded",
+        "temperature_for_confidence = 0.436",
+        diagnosis="rounded to 3 significant digits",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "float32 work cast to a Python float",
+        """
+import numpy as np
+import utils
+scores = np.array([2.0, 1.0, 0.0], dtype=np.float32)
+low, high = np.float32(0.01), np.float32(1.0)
+for _ in range(60):
+    middle = (low + high) / np.float32(2)
+    if utils.softmax(scores, temperature=float(middle))[0] > 0.9:
+        low = middle
+    else:
+        high = middle
+temperature_for_confidence = float(middle)
+""",
+        diagnosis="significant digits, not the 8 the check needs",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "a search that stops early (xtol=1e-6)",
+        """
+import numpy as np
+import scipy.optimize
+import utils
+def excess(temperature):
+    return utils.softmax(np.array([2.0, 1.0, 0.0]), temperature=temperature)[0] - 0.9
+temperature_for_confidence = scipy.optimize.brentq(excess, 0.05, 1.0, xtol=1e-6)
+""",
+        diagnosis="significant digits, not the 8 the check needs",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "a guess from the table",
+        "temperature_for_confidence = 0.5",
+        diagnosis="a lower temperature is needed",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "bisection that keeps the wrong half",
+        """
+import numpy as np
+import utils
+low, high = 0.01, 1.0
+for _ in range(60):
+    middle = (low + high) / 2
+    if utils.softmax(np.array([2.0, 1.0, 0.0]), temperature=middle)[0] > 0.9:
+        high = middle
+    else:
+        low = middle
+temperature_for_confidence = (low + high) / 2
+""",
+        diagnosis="a lower temperature is needed",
+    ),
+    Wrong(
+        "03.temperature_for_confidence",
+        "a negative root",
+        """
+import numpy as np
+x = (-1 - np.sqrt(1 + 4 * (1 / 0.9 - 1))) / 2
+temperature_for_confidence = float(-1 / np.log(abs(x)))
+""",
+        diagnosis="a temperature must be positive",
+    ),
+    # ------------------------------------------------------ 03.predict_peaked
+    Wrong(
+        "03.predict_peaked", "only the order matters", 'predict_peaked = "a"', diagnosis="not (a)"
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "divides by the sum of the scores",
+        'predict_peaked = "b"',
+        diagnosis="not (b)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "ratios in proportion to the gaps",
+        'predict_peaked = "d"',
+        diagnosis="not (d)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "a higher level means more peaked",
+        'predict_peaked = "e"',
+        diagnosis="not (e)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "never exactly zero forgotten",
+        'predict_peaked = "f"',
+        diagnosis="not (f)",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "the top probability instead of a letter",
+        "predict_peaked = 0.99",
+        diagnosis="expected a string",
+    ),
+    Wrong(
+        "03.predict_peaked",
+        "the letter with its parentheses",
+        'predict_peaked = "(c)"',
+        diagnosis="letter alone",
+    ),
 ]
 
 RIGHT = [
@@ -295,4 +426,53 @@ predict_shift = float(np.exp(2) / (np.exp(2) + np.exp(1) + np.exp(0)))
     ),
     Right("03.predict_tie_limit", "one half", "predict_tie_limit = 0.5"),
     Right("03.predict_tie_limit", "as a fraction", "predict_tie_limit = 1 / 2"),
+    Right("03.predict_peaked", "the letter", 'predict_peaked = "c"'),
+    Right("03.predict_peaked", "the letter in capitals with spaces", 'predict_peaked = " C "'),
+    Right(
+        "03.temperature_for_confidence",
+        "the quadratic in x = exp(-1/T)",
+        """
+import numpy as np
+x = (-1 + np.sqrt(1 + 4 * (1 / 0.9 - 1))) / 2
+temperature_for_confidence = float(-1 / np.log(x))
+""",
+    ),
+    Right(
+        "03.temperature_for_confidence",
+        "bisection with utils.softmax",
+        """
+import numpy as np
+import utils
+low, high = 0.01, 1.0
+for _ in range(60):
+    middle = (low + high) / 2
+    if utils.softmax(np.array([2.0, 1.0, 0.0]), temperature=middle)[0] > 0.9:
+        low = middle
+    else:
+        high = middle
+temperature_for_confidence = (low + high) / 2
+""",
+    ),
+    Right(
+        "03.temperature_for_confidence",
+        "the quadratic in float32, kept as a float32",
+        """
+import numpy as np
+one = np.float32(1.0)
+x = (-one + np.sqrt(one + np.float32(4.0) * (one / np.float32(0.9) - one))) / np.float32(2.0)
+temperature_for_confidence = -one / np.log(x)
+""",
+    ),
+    Right(
+        "03.temperature_for_confidence",
+        "scipy.optimize.brentq",
+        """
+import numpy as np
+import scipy.optimize
+import utils
+def excess(temperature):
+    return utils.softmax(np.array([2.0, 1.0, 0.0]), temperature=temperature)[0] - 0.9
+temperature_for_confidence = scipy.optimize.brentq(excess, 0.05, 1.0, xtol=1e-14)
+""",
+    ),
 ]

@@ -5,6 +5,11 @@
 * ``03.predict_shift`` and ``03.predict_tie_limit``: predict-then-verify
   questions; the learner writes a number down before running the cell
   that computes it.
+* ``03.temperature_for_confidence``: work backwards from a probability to the
+  temperature that gives it (an equation to solve, or a search).
+* ``03.predict_peaked``: a reasoning question answered with a letter: which
+  statement about softmax([1, 5, 10]) against softmax([1, 2, 3]) is true,
+  decided before computing either.
 
 >>> from utils.exercises import get
 >>> round(get("03.predict_shift").reference(), 4)
@@ -19,7 +24,15 @@ from utils.exercises._matching import as_float64, first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 from utils.probability import entropy, softmax
 
-__all__ = ["EXERCISES", "PREDICT_SHIFT", "PREDICT_TIE_LIMIT"]
+__all__ = [
+    "CONFIDENCE_TARGET",
+    "EXERCISES",
+    "PEAKED_OPTIONS",
+    "PREDICT_PEAKED",
+    "PREDICT_SHIFT",
+    "PREDICT_TIE_LIMIT",
+    "TEMPERATURE_FOR_CONFIDENCE",
+]
 
 # float64 everywhere in this lesson.
 _RTOL = 1e-7
@@ -344,4 +357,174 @@ PREDICT_TIE_LIMIT = Exercise(
 )
 
 
-EXERCISES = [PREDICT_SHIFT, APPLY_TEMPERATURE, PREDICT_TIE_LIMIT, ENTROPY]
+# ----------------------------------------------------------- 03.predict_peaked
+
+# The two score vectors the learner compares before computing anything.
+PEAKED_WIDE = np.array([1.0, 5.0, 10.0])
+PEAKED_NARROW = np.array([1.0, 2.0, 3.0])
+
+PEAKED_OPTIONS = {
+    "a": "they are equally peaked: both put the three tokens in the same order",
+    "b": "softmax([1, 5, 10]) is more peaked, with a top probability of about 0.63: the top "
+    "score's share of the total, 10 / 16",
+    "c": "softmax([1, 5, 10]) is more peaked: its top score leads the runner-up by 5, a "
+    "probability ratio of e^5, about 148, so its top probability is above 0.99",
+    "d": "softmax([1, 5, 10]) is more peaked, but not by much: its top score leads by 5 "
+    "instead of 1, five times as far, so its top token is about 5 x 2.7 = 14 times as likely "
+    "as the runner-up, a top probability near 0.93",
+    "e": "softmax([1, 5, 10]) is more peaked because its top score is higher: the scores "
+    "(8, 9, 10) would be just as peaked",
+    "f": "softmax([1, 5, 10]) puts all of its mass on the top token: the other two get exactly 0",
+}
+
+_PEAKED_EXPLANATIONS = {
+    "a": "the order is the same, but the gaps are not: a gap of 5 between the top two "
+    "scores is a ratio of e^5, a gap of 1 only e, so one distribution is far more peaked.",
+    "b": "dividing a score by the total is lesson 01's first, broken idea; the softmax "
+    "compares exponentials, and e^10 is about 150 times e^5.",
+    "d": "a probability ratio grows exponentially with the gap, not in proportion to it: "
+    "p_i / p_j = e^(z_i - z_j), so five times the gap is the ratio to the fifth power, "
+    "not five times the ratio.",
+    "e": "adding the same number to every score changes nothing (section 1): (8, 9, 10) has "
+    "the gaps of (1, 2, 3), so its distribution is that of (1, 2, 3). What makes a "
+    "distribution peaked is the gaps, not the level.",
+    "f": "e^z is positive for every finite score, so no token gets exactly 0; the two "
+    "lower tokens are unlikely (about 0.0001 and 0.007), not impossible.",
+}
+
+
+def predict_peaked_reference() -> str:
+    """The true statement (c): the gap of 5 makes softmax([1, 5, 10]) top above 0.99."""
+    return "c"
+
+
+def _predict_peaked_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, str):
+        return None
+    choice = got.strip().casefold()
+    if choice in _PEAKED_EXPLANATIONS:
+        return f"not ({choice}): {_PEAKED_EXPLANATIONS[choice]}"
+    if choice not in PEAKED_OPTIONS:
+        letters = sorted(PEAKED_OPTIONS)
+        return (
+            f"answer with the letter alone, {letters[0]} to {letters[-1]}, as a string: e.g. 'a'."
+        )
+    return None
+
+
+PREDICT_PEAKED = Exercise(
+    id="03.predict_peaked",
+    title="Reason: which of two score vectors gives the more peaked distribution?",
+    points=2,
+    answer_name="predict_peaked",
+    kind="value",
+    reference=predict_peaked_reference,
+    diagnose=_predict_peaked_diagnose,
+    hints=(
+        "Only differences between scores matter. In each vector, how far is the top score "
+        "from the runner-up, and from the lowest score?",
+        "A gap g between two scores is a probability ratio of e^g, whatever the level of the "
+        "scores. Work out both vectors' ratios of the top token to the other two, and test "
+        "each statement against those numbers.",
+    ),
+)
+
+
+# ------------------------------------------------ 03.temperature_for_confidence
+
+# At which temperature does cat (scores 2, 1, 0) get this probability?
+CONFIDENCE_LOGITS = np.array([2.0, 1.0, 0.0])
+CONFIDENCE_TARGET = 0.9
+# Computed answers agree to the last bits; 8 significant digits separate them from typed ones.
+_CONFIDENCE_RTOL = 1e-8
+
+
+def temperature_for_confidence_reference() -> float:
+    """The T with softmax((2, 1, 0) / T)[0] = 0.9, in closed form.
+
+    With x = exp(-1/T), P(cat) = 1 / (1 + x + x**2), so x**2 + x + 1 - 1/0.9 = 0.
+    """
+    x = (-1.0 + np.sqrt(1.0 + 4.0 * (1.0 / CONFIDENCE_TARGET - 1.0))) / 2.0
+    return float(-1.0 / np.log(x))
+
+
+def _cat_probability(temperature: float) -> float:
+    return float(softmax(CONFIDENCE_LOGITS, temperature=temperature)[0])
+
+
+def _is_rounding_of(value: float, exact: float) -> bool:
+    """Is `value` `exact` rounded to some number of significant digits (a typed number)?"""
+    return any(float(f"{exact:.{digits}g}") == value for digits in range(1, 16))
+
+
+def _confidence_diagnose(case: Case, expected, got) -> str | None:
+    values = as_float64(got)
+    if values is None or values.shape != () or not np.isfinite(values):
+        return None
+    mistakes = [
+        (
+            float(1.0 / np.log(CONFIDENCE_TARGET / (1.0 - CONFIDENCE_TARGET))),
+            "that temperature gives cat 0.9 against dog alone: the third token, mat, also "
+            "takes a share of the mass, so keep all three scores in the equation.",
+        ),
+        (
+            1.0 / expected,
+            "that is the factor 1/T that multiplies the scores; the temperature is its reciprocal.",
+        ),
+    ]
+    named = _first_mistake(got, expected, mistakes, atol=0.0)
+    if named is not None:
+        return named
+    temperature = float(values)
+    if temperature <= 0:
+        return "a temperature must be positive: T <= 0 gives no distribution."
+    relative_error = abs(temperature - expected) / expected
+    if _CONFIDENCE_RTOL < relative_error < 1e-4 and not _is_rounding_of(temperature, expected):
+        digits = int(np.floor(-np.log10(relative_error)))
+        return (
+            f"your temperature agrees with the answer to about {digits} significant digits, "
+            "not the 8 the check needs: about what float32 arithmetic (7 digits) or a search "
+            "stopped early gives. Compute in float64 (NumPy's default) and keep searching "
+            "until the interval is far narrower than 1e-8 of T, or solve the equation exactly."
+        )
+    probability = _cat_probability(temperature)
+    if abs(probability - CONFIDENCE_TARGET) > 1e-3:
+        direction = "lower" if probability < CONFIDENCE_TARGET else "higher"
+        return (
+            f"at T = {temperature:.4g} cat gets {probability:.4f}, not "
+            f"{CONFIDENCE_TARGET}: a {direction} temperature is needed."
+        )
+    return None
+
+
+TEMPERATURE_FOR_CONFIDENCE = Exercise(
+    id="03.temperature_for_confidence",
+    title="Work backwards: the temperature that makes cat 90% likely",
+    points=3,
+    answer_name="temperature_for_confidence",
+    kind="value",
+    reference=temperature_for_confidence_reference,
+    rtol=_CONFIDENCE_RTOL,
+    atol=0.0,
+    diagnose=_confidence_diagnose,
+    hints=(
+        "Cat's probability falls steadily as T grows, from 1 (T -> 0) to 1/3 (T -> "
+        "infinity), so exactly one temperature gives 0.9, and it lies below 0.5, where cat "
+        "has 0.8668.",
+        "Either search: halve an interval of temperatures around the answer again and "
+        "again, keeping the half where cat's probability crosses 0.9 (about 40 halvings "
+        "give 8 digits). Or solve: with x = exp(-1/T), cat's probability is "
+        "1 / (1 + x + x^2), a quadratic equation in x.",
+    ),
+)
+
+
+# In the order the lesson asks them.
+EXERCISES = [
+    PREDICT_SHIFT,
+    PREDICT_PEAKED,
+    APPLY_TEMPERATURE,
+    TEMPERATURE_FOR_CONFIDENCE,
+    PREDICT_TIE_LIMIT,
+    ENTROPY,
+]
