@@ -701,13 +701,15 @@ def plot_inverse_cdf(tokens, probs, u, *, title=None) -> CourseFigure:
     return figure
 
 
-def plot_truncation(rows, *, k, p, title=None) -> CourseFigure:
+def plot_truncation(rows, *, k, p, shown=None, title=None) -> CourseFigure:
     """Top-k and top-p on several distributions: one row of two panels per distribution.
 
     `rows`: a list of `(label, tokens, probs)` with `probs` sorted from the
     most likely down. Left: the k most likely tokens kept; right: the smallest
     set whose mass reaches p (boundary token included), with the running total
-    and the line at p. Removed tokens are grey and hatched.
+    and the line at p. Removed tokens are grey and hatched. `shown`: draw only
+    the first `shown` tokens of each row (the kept counts in the titles are over
+    the whole row).
 
     >>> plot_truncation([("peaked", ["a", "b", "c"], [0.8, 0.15, 0.05])], k=2, p=0.9)
     <CourseFigure size 1000x260 with 2 Axes>
@@ -718,6 +720,8 @@ def plot_truncation(rows, *, k, p, title=None) -> CourseFigure:
         raise ValueError(f"k must be a whole number >= 1, got {k!r}.")
     if not 0.0 < float(p) <= 1.0:
         raise ValueError(f"p must be in (0, 1], got {p!r}.")
+    if shown is not None and (isinstance(shown, bool) or not isinstance(shown, int) or shown < 1):
+        raise ValueError(f"shown must be a whole number >= 1 or None, got {shown!r}.")
     checked = []
     for row in rows:
         if not isinstance(row, tuple | list) or len(row) != 3:
@@ -736,9 +740,13 @@ def plot_truncation(rows, *, k, p, title=None) -> CourseFigure:
         kept_by_k = np.arange(len(values)) < k
         kept_by_p = before < float(p) - 1e-12
         kept_by_p[0] = True
-        for ax, kept, rule in (
-            (left, kept_by_k, f"top-k, k = {k}"),
-            (right, kept_by_p, f"top-p, p = {p:g}"),
+        counts = {"k": int(kept_by_k.sum()), "p": int(kept_by_p.sum())}
+        width = len(names) if shown is None else min(shown, len(names))
+        names, values, running = names[:width], values[:width], running[:width]
+        kept_by_k, kept_by_p = kept_by_k[:width], kept_by_p[:width]
+        for ax, kept, rule, count in (
+            (left, kept_by_k, f"top-k, k = {k}", counts["k"]),
+            (right, kept_by_p, f"top-p, p = {p:g}", counts["p"]),
         ):
             positions = np.arange(len(names))
             ax.bar(positions[kept], values[kept], color=COLORS["kept"], label="kept")
@@ -751,7 +759,7 @@ def plot_truncation(rows, *, k, p, title=None) -> CourseFigure:
             )
             ax.set_xticks(positions, names, rotation=40, fontsize=8)
             ax.set_ylim(0, 1.05)
-            ax.set_title(f"{label}: {rule} keeps {int(kept.sum())}", fontsize=10)
+            ax.set_title(f"{label}: {rule} keeps {count}", fontsize=10)
         right.plot(
             np.arange(len(names)),
             running,
