@@ -174,3 +174,16 @@ def test_reliability_diagram_draws_one_panel_per_diagram_and_skips_empty_bins():
 def test_reliability_diagram_rejects_malformed_panels(panels, error):
     with pytest.raises(error):
         plot_reliability_diagram(panels)
+
+
+def test_ece_nan_diagnosis_names_empty_bins_only_when_the_case_has_them():
+    from utils.exercises._spec import Case
+
+    spec = exercises.get("04.expected_calibration_error")
+    full = np.linspace(0.05, 0.95, 10)  # one prediction in every bin
+    no_empty = Case(args=(full, np.ones(10)))
+    with_empty = Case(args=(np.array([0.9, 0.6]), np.array([1.0, 0.0])))
+    expected = spec.reference(*no_empty.args)
+    assert spec.diagnose(no_empty, expected, float("nan")) is None
+    message = spec.diagnose(with_empty, spec.reference(*with_empty.args), float("nan"))
+    assert "no mean" in message

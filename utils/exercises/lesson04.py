@@ -585,10 +585,13 @@ def _ece_diagnose(case: Case, expected, got) -> str | None:
     except (TypeError, ValueError):
         return None
     if np.isnan(number):
-        return (
-            "the result is NaN: a bin with no predictions has no mean (NumPy's mean of an "
-            "empty array is NaN); leave empty bins out, they carry weight 0."
-        )
+        counts = calibration_bins(confidences, outcomes, n_bins)[2]
+        if (counts == 0).any():  # only then can an empty bin's mean be the NaN
+            return (
+                "the result is NaN: a bin with no predictions has no mean (NumPy's mean of an "
+                "empty array is NaN); leave empty bins out, they carry weight 0."
+            )
+        return None
     return first_matching_mistake(
         number, expected, _ece_variants(confidences, outcomes, n_bins), rtol=1e-9, atol=1e-12
     )

@@ -631,7 +631,7 @@ def _top_p_range_diagnose(case: Case, expected, got) -> str | None:
         return None
     if pair.shape != (2,):
         return "return two numbers, (low, high), e.g. as a tuple."
-    if np.isnan(pair).any():
+    if np.isnan(pair).any() and np.max(logits) > np.log(np.finfo(np.float64).max):
         return (
             "the result holds NaN: exp of large scores overflowed (inf / inf); compute the "
             "probabilities with a stable softmax."
