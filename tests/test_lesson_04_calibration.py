@@ -187,3 +187,36 @@ def test_ece_nan_diagnosis_names_empty_bins_only_when_the_case_has_them():
     assert spec.diagnose(no_empty, expected, float("nan")) is None
     message = spec.diagnose(with_empty, spec.reference(*with_empty.args), float("nan"))
     assert "no mean" in message
+
+
+# --- utils.plots.plot_temperature_search ----------------------------------------------------
+
+
+def test_temperature_search_marks_each_criterion_minimum():
+    from utils.plots import plot_temperature_search
+
+    grid = np.array([0.25, 0.5, 1.0, 2.0])
+    figure = plot_temperature_search(grid, {"ECE": [0.2, 0.01, 0.1, 0.3], "NLL": [3, 2, 1, 2]})
+    assert [ax.get_title() for ax in figure.axes] == [
+        "ECE: smallest at T = 0.5",
+        "NLL: smallest at T = 1",
+    ]
+    assert figure.axes[0].get_lines()[-1].get_xdata()[0] == 0.5
+    assert figure_png(figure)[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("grid", "criteria", "error"),
+    [
+        ([1.0], {"ECE": [0.1]}, ValueError),
+        ([1.0, 0.5], {"ECE": [0.1, 0.2]}, ValueError),
+        ([0.0, 0.5], {"ECE": [0.1, 0.2]}, ValueError),
+        ([0.5, 1.0], {}, TypeError),
+        ([0.5, 1.0], {"ECE": [0.1]}, ValueError),
+    ],
+)
+def test_temperature_search_rejects_bad_input(grid, criteria, error):
+    from utils.plots import plot_temperature_search
+
+    with pytest.raises(error):
+        plot_temperature_search(grid, criteria)

@@ -44,6 +44,7 @@ __all__ = [
     "plot_heatmap",
     "plot_inverse_cdf",
     "plot_reliability_diagram",
+    "plot_temperature_search",
     "plot_truncation",
     "subplots_of",
     "update_distribution",
@@ -772,6 +773,41 @@ def plot_truncation(rows, *, k, p, shown=None, title=None) -> CourseFigure:
         right.axhline(float(p), color=COLORS["limit"], linestyle="--", linewidth=1)
         left.set_ylabel("probability")
     axes[0][1].legend(fontsize=8, loc="center right", frameon=False)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    return figure
+
+
+def plot_temperature_search(temperatures, criteria, *, title=None) -> CourseFigure:
+    """One panel per criterion of a temperature search, its minimum marked.
+
+    `temperatures`: the grid, increasing; `criteria`: a dict {name: values on
+    the grid}, e.g. {"ECE": ..., "mean NLL (nats)": ...}. Each panel draws the
+    curve and a vertical line at the temperature where it is smallest.
+
+    >>> plot_temperature_search([0.5, 1.0, 2.0], {"ECE": [0.1, 0.0, 0.1]})
+    <CourseFigure size 380x300 with 1 Axes>
+    """
+    grid = np.asarray(temperatures)
+    if grid.ndim != 1 or grid.size < 2 or grid.dtype.kind not in "iuf":
+        raise ValueError("temperatures must be a 1-D array of at least two numbers.")
+    grid = grid.astype(np.float64)
+    if not (np.all(np.isfinite(grid)) and np.all(np.diff(grid) > 0) and grid[0] > 0):
+        raise ValueError("temperatures must be positive, finite and increasing.")
+    if not isinstance(criteria, dict) or not criteria:
+        raise TypeError("criteria must be a non-empty dict {name: values on the grid}.")
+    checked = {
+        str(name): _values(values, grid.size, str(name)) for name, values in criteria.items()
+    }
+    figure = new_figure(3.8 * len(checked), 3.0)
+    axes = subplots_of(figure, len(checked))
+    for ax, (name, values) in zip(axes, checked.items(), strict=True):
+        best = float(grid[int(np.nanargmin(values))])
+        ax.plot(grid, values, color=COLORS["probability"], linewidth=1.5)
+        ax.axvline(best, color=COLORS["greedy"], linestyle="--", linewidth=1)
+        ax.set_title(f"{name}: smallest at T = {best:g}", fontsize=10)
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel(name)
     if title:
         figure.suptitle(title, fontsize=11)
     return figure
