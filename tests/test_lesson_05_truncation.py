@@ -184,3 +184,28 @@ def test_truncation_figure_keeps_the_boundary_token_like_utils():
 def test_truncation_figure_rejects_bad_input(rows, kwargs, error):
     with pytest.raises(error):
         plot_truncation(rows, **kwargs)
+
+
+# --- red team B3/B4: the max_length row and the truncation caption's numbers ------------------
+
+
+def test_hugging_face_max_length_row_says_the_default_adds_the_prompt():
+    # transformers' _prepare_generated_length: an unset max_length still equal to
+    # GenerationConfig().max_length (20) becomes 20 + the prompt's length (lesson 06 agrees).
+    table = _cells()["l05-hugging-face"]
+    assert "left unset, `max_length` is 20 *new* tokens" in table
+    assert "a `max_length` you pass" in table and "counts the prompt's tokens too" in table
+
+
+def test_truncation_caption_numbers_are_the_models():
+    model = lm.load()
+    peaked, flat = (model.next_token_logits(c) for c in ("the cat slept", "the"))
+    running = np.cumsum(np.sort(utils.softmax(flat))[::-1])
+    kept_flat = _kept(flat, 0.9)
+    caption = _cells()["l05-truncation-caption"]
+    assert _kept(peaked, 0.9) == 2 and "top-p keeps two where the model is sure" in caption
+    assert f"and {kept_flat} where it is not" in caption
+    assert f"total is only {running[11]:.2f}\nat the twelfth word" in caption
+    assert f"reaches 0.9 at word {kept_flat}, off the plot" in caption
+    assert kept_flat > 12  # off the plot: the figure shows twelve words
+    assert running[kept_flat - 2] < 0.9 <= running[kept_flat - 1]

@@ -509,6 +509,32 @@ WRONG += [
     # --- 05.top_p_range -----------------------------------------------------------------------
     Wrong(
         "05.top_p_range",
+        "s[k - 2] for the lower end, also for k = 1 (Python's s[-1]; red team B1)",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            s = np.cumsum(np.sort(utils.softmax(logits))[::-1])
+            return (s[k - 2], s[k - 1])
+        """,
+        diagnosis="for k = 1 the lower end is S_0 = 0",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "the open end nudged inside (p = low is excluded; red team B1)",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            s = np.concatenate([[0.0], np.cumsum(np.sort(utils.softmax(logits))[::-1])])
+            return (s[k - 1] + 1e-9, min(s[k], 1.0))
+        """,
+        diagnosis="give each end itself, not a value just inside it",
+    ),
+    Wrong(
+        "05.top_p_range",
         "boundary token excluded (one running total too far)",
         source="""
         import numpy as np

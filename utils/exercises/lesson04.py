@@ -745,8 +745,9 @@ PREDICT_RESTORING_TEMPERATURE = Exercise(
     hints=(
         "Write what the copy's distribution at temperature T is: softmax(z' / T) with "
         "z' = 0.5 z + 4. Which part of z' / T can the softmax ignore?",
-        "The constant 4 / T is added to every score and cancels in the softmax. What is "
-        "left is (0.5 / T) z: choose T so that this is z itself.",
+        "The constant 4 / T is added to every score and cancels in the softmax. What "
+        "factor multiplies z in what is left, and for which T does the copy give back the "
+        "model's own distribution?",
     ),
 )
 

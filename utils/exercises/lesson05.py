@@ -594,6 +594,15 @@ def _top_p_range_mistakes(logits, k) -> list[tuple[tuple[float, float], str]]:
                 "tokens, those already reach it.",
             )
         )
+    if k == 1:
+        # running[k - 2] with k = 1 is running[-1] in Python: the total mass, not S_0 = 0.
+        mistakes.append(
+            (
+                (running[-1], running[1]),
+                "for k = 1 the lower end is S_0 = 0, nothing kept yet; an index k - 2 is -1 "
+                "there, which Python reads as the last running total (the whole mass, 1).",
+            )
+        )
     in_vocab_order = np.concatenate([[0.0], np.cumsum(probs)])
     ascending = np.concatenate([[0.0], np.cumsum(np.sort(probs))])
     mistakes += [
@@ -644,6 +653,14 @@ def _top_p_range_diagnose(case: Case, expected, got) -> str | None:
     low_right = bool(np.isclose(pair[0], expected[0], rtol=1e-9, atol=1e-12))
     high_right = bool(np.isclose(pair[1], expected[1], rtol=1e-9, atol=1e-12))
     if low_right != high_right:
+        wrong_end, right_value = (1, expected[1]) if low_right else (0, expected[0])
+        if 0.0 < abs(pair[wrong_end] - right_value) <= 1e-6:
+            # A nudge, not a rounding (that would move both ends): "p = low is excluded".
+            return (
+                "give each end itself, not a value just inside it: the range is "
+                "low < p <= high, and which end is open is part of the answer, not of the "
+                "numbers."
+            )
         which = "lower" if low_right else "upper"
         return f"the {which} end is right, the other one is not."
     return None
