@@ -12,6 +12,7 @@ def test_restoring_temperature_hints_do_not_set_up_the_last_equation():
     hints = get("04.predict_restoring_temperature").hints
     assert len(hints) >= 2
     text = " ".join(hints)
-    assert "(0.5 / T) z" not in text and "z itself" not in text
+    assert "(0.5 / T) z" not in text
+    assert "z itself" not in text
     assert "cancels" in hints[-1]  # the idea stays: the added constant changes nothing
     assert hints[-1].rstrip().endswith("?")  # it asks; the learner answers

@@ -194,7 +194,8 @@ def test_hugging_face_max_length_row_says_the_default_adds_the_prompt():
     # GenerationConfig().max_length (20) becomes 20 + the prompt's length (lesson 06 agrees).
     table = _cells()["l05-hugging-face"]
     assert "left unset, `max_length` is 20 *new* tokens" in table
-    assert "a `max_length` you pass" in table and "counts the prompt's tokens too" in table
+    assert "a `max_length` you pass" in table
+    assert "counts the prompt's tokens too" in table
 
 
 def test_truncation_caption_numbers_are_the_models():
@@ -203,7 +204,8 @@ def test_truncation_caption_numbers_are_the_models():
     running = np.cumsum(np.sort(utils.softmax(flat))[::-1])
     kept_flat = _kept(flat, 0.9)
     caption = _cells()["l05-truncation-caption"]
-    assert _kept(peaked, 0.9) == 2 and "top-p keeps two where the model is sure" in caption
+    assert _kept(peaked, 0.9) == 2
+    assert "top-p keeps two where the model is sure" in caption
     assert f"and {kept_flat} where it is not" in caption
     assert f"total is only {running[11]:.2f}\nat the twelfth word" in caption
     assert f"reaches 0.9 at word {kept_flat}, off the plot" in caption
