@@ -42,6 +42,10 @@ __all__ = [
     "plot_comparison",
     "plot_distribution",
     "plot_heatmap",
+    "plot_inverse_cdf",
+    "plot_reliability_diagram",
+    "plot_temperature_search",
+    "plot_truncation",
     "subplots_of",
     "update_distribution",
 ]
@@ -665,4 +669,246 @@ def plot_selection_tree(items, scores, *, depth=None, path=None, title=None) -> 
         "an order's probability is the product along its path",
         fontsize=9,
     )
+    return figure
+
+
+# --- lessons 04-05: calibration, the inverse CDF, truncation (helper lessons-b) ------------------
+def plot_reliability_diagram(panels, *, title=None) -> CourseFigure:
+    """Reliability diagrams side by side: mean outcome against mean confidence per bin.
+
+    `panels`: a list of `(label, mean_confidence, mean_outcome, counts)`, one per
+    diagram, each array with one entry per bin (empty bins: count 0, their
+    NaN means are not drawn). A calibrated model lies on the diagonal; points
+    below it are over-confident, above it under-confident. Marker areas follow
+    the share of predictions in the bin.
+
+    >>> plot_reliability_diagram([("T = 1", [0.25, 0.75], [0.3, 0.7], [10, 30])])
+    <CourseFigure size 380x360 with 1 Axes>
+    """
+    if isinstance(panels, tuple | str) or not isinstance(panels, Sequence) or not panels:
+        raise TypeError(
+            "panels must be a non-empty list of (label, mean_confidence, mean_outcome, counts)."
+        )
+    checked = []
+    for panel in panels:
+        if not isinstance(panel, tuple | list) or len(panel) != 4:
+            raise ValueError(
+                f"each panel is (label, mean_confidence, mean_outcome, counts), got {panel!r}."
+            )
+        label, confidence, outcome, counts = panel
+        counts = np.asarray(counts)
+        if counts.ndim != 1 or counts.dtype.kind not in "iu" or (counts < 0).any():
+            raise ValueError("counts must be a 1-D array of non-negative whole numbers per bin.")
+        size = counts.size
+        confidence = _values(confidence, size, "mean_confidence")
+        outcome = _values(outcome, size, "mean_outcome")
+        checked.append((str(label), confidence, outcome, counts))
+    figure = new_figure(3.8 * len(checked), 3.6)
+    axes = subplots_of(figure, len(checked), sharey=True)
+    for index, (ax, (label, confidence, outcome, counts)) in enumerate(
+        zip(axes, checked, strict=True)
+    ):
+        used = counts > 0
+        share = counts[used] / max(int(counts.sum()), 1)
+        ax.plot(
+            [0, 1],
+            [0, 1],
+            linestyle="--",
+            color=OKABE_ITO["black"],
+            linewidth=1,
+            label="calibrated",
+        )
+        for x, y in zip(confidence[used], outcome[used], strict=True):
+            ax.plot([x, x], [x, y], color=COLORS["bad"], linewidth=1.5, zorder=1)
+        ax.scatter(
+            confidence[used],
+            outcome[used],
+            s=20 + 600 * share,
+            color=COLORS["probability"],
+            edgecolor="white",
+            zorder=2,
+            label="one bin",
+        )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("mean confidence in the bin")
+        if index == 0:
+            ax.set_ylabel("how often the top word is right")
+            ax.legend(fontsize=8, loc="upper left", frameon=False)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    return figure
+
+
+def plot_inverse_cdf(tokens, probs, u, *, title=None) -> CourseFigure:
+    """The CDF of a distribution over tokens as a staircase, with the draw `u` on it.
+
+    Token i owns the step [c_{i-1}, c_i) of the cumulative sums c; the
+    horizontal line at height u meets the first step above it: the token
+    drawn, highlighted.
+
+    >>> plot_inverse_cdf(["cat", "dog", "mat"], [0.5, 0.3, 0.2], 0.62)
+    <CourseFigure size 600x340 with 1 Axes>
+    """
+    labels = _labels(tokens)
+    probs = _values(probs, len(labels), "probs")
+    if (probs < 0).any() or not np.isclose(probs.sum(), 1.0, atol=1e-6):
+        raise ValueError("probs must be non-negative and sum to 1.")
+    u = float(u)
+    if not 0.0 <= u < 1.0:
+        raise ValueError(f"u must be in [0, 1), got {u}.")
+    cumulative = np.cumsum(probs)
+    chosen = min(int(np.searchsorted(cumulative, u, side="right")), len(labels) - 1)
+    lower = np.concatenate([[0.0], cumulative[:-1]])
+    figure = new_figure(6.0, 3.4)
+    (ax,) = subplots_of(figure, 1)
+    positions = np.arange(len(labels))
+    for i in positions:
+        colour = COLORS["greedy"] if i == chosen else COLORS["probability"]
+        ax.bar(i, probs[i], bottom=lower[i], width=0.7, color=colour, alpha=0.35)
+        ax.plot([i - 0.35, i + 0.35], [cumulative[i]] * 2, color=colour, linewidth=2)
+        ax.text(
+            i + 0.38,
+            (lower[i] + cumulative[i]) / 2,
+            f"[{lower[i]:.2f}, {cumulative[i]:.2f})",
+            fontsize=8,
+            va="center",
+        )
+    ax.step(
+        np.concatenate([[-0.5], positions + 0.5]),
+        np.concatenate([[0.0], cumulative]),
+        where="pre",
+        color=OKABE_ITO["black"],
+        linewidth=1,
+    )
+    ax.axhline(u, color=COLORS["greedy"], linestyle="--", linewidth=1.2)
+    ax.text(-0.45, u + 0.02, f"u = {u:g}", color=COLORS["greedy"], fontsize=9)
+    ax.annotate(
+        f"draws {labels[chosen]!r}",
+        xy=(chosen, u),
+        xytext=(chosen, min(u + 0.2, 0.97)),
+        ha="center",
+        fontsize=9,
+        arrowprops={"arrowstyle": "->"},
+    )
+    ax.set_xticks(positions, labels)
+    ax.set_xlim(-0.6, len(labels) - 0.1)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("cumulative probability")
+    ax.set_title(
+        title or "inverse CDF: the first token whose cumulative sum exceeds u", fontsize=10
+    )
+    return figure
+
+
+def plot_truncation(rows, *, k, p, shown=None, title=None) -> CourseFigure:
+    """Top-k and top-p on several distributions: one row of two panels per distribution.
+
+    `rows`: a list of `(label, tokens, probs)` with `probs` sorted from the
+    most likely down. Left: the k most likely tokens kept; right: the smallest
+    set whose mass reaches p (boundary token included), with the running total
+    and the line at p. Removed tokens are grey and hatched. `shown`: draw only
+    the first `shown` tokens of each row (the kept counts in the titles are over
+    the whole row).
+
+    >>> plot_truncation([("peaked", ["a", "b", "c"], [0.8, 0.15, 0.05])], k=2, p=0.9)
+    <CourseFigure size 1000x260 with 2 Axes>
+    """
+    if isinstance(rows, tuple | str) or not isinstance(rows, Sequence) or not rows:
+        raise TypeError("rows must be a non-empty list of (label, tokens, probs).")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a whole number >= 1, got {k!r}.")
+    if not 0.0 < float(p) <= 1.0:
+        raise ValueError(f"p must be in (0, 1], got {p!r}.")
+    if shown is not None and (isinstance(shown, bool) or not isinstance(shown, int) or shown < 1):
+        raise ValueError(f"shown must be a whole number >= 1 or None, got {shown!r}.")
+    checked = []
+    for row in rows:
+        if not isinstance(row, tuple | list) or len(row) != 3:
+            raise ValueError(f"each row is (label, tokens, probs), got {row!r}.")
+        label, tokens, probs = row
+        names = _labels(tokens)
+        values = _values(probs, len(names), "probs")
+        if (np.diff(values) > 1e-12).any():
+            raise ValueError(f"probs of {label!r} must be sorted from the most likely down.")
+        checked.append((str(label), names, values))
+    figure = CourseFigure(figsize=(10.0, 2.6 * len(checked)), dpi=_DPI, layout="constrained")
+    axes = figure.subplots(len(checked), 2, squeeze=False)
+    for (left, right), (label, names, values) in zip(axes, checked, strict=True):
+        running = np.cumsum(values)
+        before = running - values
+        kept_by_k = np.arange(len(values)) < k
+        kept_by_p = before < float(p) - 1e-12
+        kept_by_p[0] = True
+        counts = {"k": int(kept_by_k.sum()), "p": int(kept_by_p.sum())}
+        width = len(names) if shown is None else min(shown, len(names))
+        names, values, running = names[:width], values[:width], running[:width]
+        kept_by_k, kept_by_p = kept_by_k[:width], kept_by_p[:width]
+        for ax, kept, rule, count in (
+            (left, kept_by_k, f"top-k, k = {k}", counts["k"]),
+            (right, kept_by_p, f"top-p, p = {p:g}", counts["p"]),
+        ):
+            positions = np.arange(len(names))
+            ax.bar(positions[kept], values[kept], color=COLORS["kept"], label="kept")
+            ax.bar(
+                positions[~kept],
+                values[~kept],
+                color=COLORS["removed"],
+                hatch="//",
+                label="removed",
+            )
+            ax.set_xticks(positions, names, rotation=40, fontsize=8)
+            ax.set_ylim(0, 1.05)
+            ax.set_title(f"{label}: {rule} keeps {count}", fontsize=10)
+        right.plot(
+            np.arange(len(names)),
+            running,
+            "o-",
+            color=COLORS["limit"],
+            markersize=3,
+            linewidth=1,
+            label="running total",
+        )
+        right.axhline(float(p), color=COLORS["limit"], linestyle="--", linewidth=1)
+        left.set_ylabel("probability")
+    axes[0][1].legend(fontsize=8, loc="center right", frameon=False)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    return figure
+
+
+def plot_temperature_search(temperatures, criteria, *, title=None) -> CourseFigure:
+    """One panel per criterion of a temperature search, its minimum marked.
+
+    `temperatures`: the grid, increasing; `criteria`: a dict {name: values on
+    the grid}, e.g. {"ECE": ..., "mean NLL (nats)": ...}. Each panel draws the
+    curve and a vertical line at the temperature where it is smallest.
+
+    >>> plot_temperature_search([0.5, 1.0, 2.0], {"ECE": [0.1, 0.0, 0.1]})
+    <CourseFigure size 380x300 with 1 Axes>
+    """
+    grid = np.asarray(temperatures)
+    if grid.ndim != 1 or grid.size < 2 or grid.dtype.kind not in "iuf":
+        raise ValueError("temperatures must be a 1-D array of at least two numbers.")
+    grid = grid.astype(np.float64)
+    if not (np.all(np.isfinite(grid)) and np.all(np.diff(grid) > 0) and grid[0] > 0):
+        raise ValueError("temperatures must be positive, finite and increasing.")
+    if not isinstance(criteria, dict) or not criteria:
+        raise TypeError("criteria must be a non-empty dict {name: values on the grid}.")
+    checked = {
+        str(name): _values(values, grid.size, str(name)) for name, values in criteria.items()
+    }
+    figure = new_figure(3.8 * len(checked), 3.0)
+    axes = subplots_of(figure, len(checked))
+    for ax, (name, values) in zip(axes, checked.items(), strict=True):
+        best = float(grid[int(np.nanargmin(values))])
+        ax.plot(grid, values, color=COLORS["probability"], linewidth=1.5)
+        ax.axvline(best, color=COLORS["greedy"], linestyle="--", linewidth=1)
+        ax.set_title(f"{name}: smallest at T = {best:g}", fontsize=10)
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel(name)
+    if title:
+        figure.suptitle(title, fontsize=11)
     return figure

@@ -364,6 +364,164 @@ WRONG = [
         """,
         diagnosis="never leaves log space",
     ),
+    # --- 04.expected_calibration_error ---------------------------------------------------------
+    Wrong(
+        "04.expected_calibration_error",
+        "bins averaged with equal weights",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = np.minimum((confidences * n_bins).astype(int), n_bins - 1)
+            gaps = [
+                abs(confidences[bins == b].mean() - outcomes[bins == b].mean())
+                for b in range(n_bins)
+                if (bins == b).any()
+            ]
+            return float(np.mean(gaps))
+        """,
+        diagnosis="equal weights",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "empty bins included (mean of nothing is NaN)",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = np.minimum((confidences * n_bins).astype(int), n_bins - 1)
+            total = 0.0
+            for b in range(n_bins):
+                chosen = bins == b
+                gap = abs(confidences[chosen].mean() - outcomes[chosen].mean())
+                total += chosen.mean() * gap
+            return total
+        """,
+        diagnosis="a bin with no predictions has no mean",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "signed gaps (no absolute value)",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = np.minimum((confidences * n_bins).astype(int), n_bins - 1)
+            total = 0.0
+            for b in range(n_bins):
+                chosen = bins == b
+                if chosen.any():
+                    total += chosen.mean() * (confidences[chosen].mean() - outcomes[chosen].mean())
+            return abs(total)
+        """,
+        diagnosis="summed with their signs",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "one gap over all predictions",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            return float(abs(np.mean(confidences) - np.mean(outcomes)))
+        """,
+        diagnosis="summed with their signs",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "the largest gap (maximum calibration error)",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = np.minimum((confidences * n_bins).astype(int), n_bins - 1)
+            return max(
+                abs(confidences[bins == b].mean() - outcomes[bins == b].mean())
+                for b in range(n_bins)
+                if (bins == b).any()
+            )
+        """,
+        diagnosis="maximum calibration error",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "a confidence of 1 in a bin of its own",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = (confidences * n_bins).astype(int)
+            total = 0.0
+            for b in range(n_bins + 1):
+                chosen = bins == b
+                if chosen.any():
+                    gap = abs(confidences[chosen].mean() - outcomes[chosen].mean())
+                    total += chosen.mean() * gap
+            return total
+        """,
+        diagnosis="got a bin of its own",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "bins closed on the right",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = np.clip(np.ceil(confidences * n_bins).astype(int) - 1, 0, n_bins - 1)
+            total = 0.0
+            for b in range(n_bins):
+                chosen = bins == b
+                if chosen.any():
+                    gap = abs(confidences[chosen].mean() - outcomes[chosen].mean())
+                    total += chosen.mean() * gap
+            return total
+        """,
+        diagnosis="closed on the left",
+    ),
+    Wrong(
+        "04.expected_calibration_error",
+        "squared gaps",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            bins = np.minimum((confidences * n_bins).astype(int), n_bins - 1)
+            total = 0.0
+            for b in range(n_bins):
+                chosen = bins == b
+                if chosen.any():
+                    gap = confidences[chosen].mean() - outcomes[chosen].mean()
+                    total += chosen.mean() * gap**2
+            return float(np.sqrt(total))
+        """,
+        diagnosis="squared the gaps",
+    ),
+    # --- 04.predict_restoring_temperature -------------------------------------------------------
+    Wrong(
+        "04.predict_restoring_temperature",
+        "the inverse factor",
+        "restoring_temperature = 2.0",
+        diagnosis="halves them once more",
+    ),
+    Wrong(
+        "04.predict_restoring_temperature",
+        "temperature cannot fix calibration",
+        "restoring_temperature = 1.0",
+        diagnosis="a temperature does change calibration",
+    ),
+    Wrong(
+        "04.predict_restoring_temperature",
+        "undoing the shift",
+        "restoring_temperature = 4.0",
+        diagnosis="adding a constant changes no probability",
+    ),
+    Wrong(
+        "04.predict_restoring_temperature",
+        "shift divided by the scale",
+        "restoring_temperature = 8.0",
+        diagnosis="adding a constant changes no probability",
+    ),
 ]
 
 RIGHT = [
@@ -513,4 +671,53 @@ RIGHT = [
             return utils.softmax(np.asarray(logits, dtype=np.float32)[..., ids])
         """,
     ),
+    Right(
+        "04.expected_calibration_error",
+        "sums per bin with np.bincount",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            c = np.asarray(confidences, dtype=float)
+            o = np.asarray(outcomes, dtype=float)
+            bins = np.minimum(np.floor(c * n_bins).astype(int), n_bins - 1)
+            c_sums = np.bincount(bins, weights=c, minlength=n_bins)
+            o_sums = np.bincount(bins, weights=o, minlength=n_bins)
+            return float(np.abs(c_sums - o_sums).sum() / len(c))
+        """,
+    ),
+    Right(
+        "04.expected_calibration_error",
+        "np.digitize on the interior edges",
+        source="""
+        import numpy as np
+
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            edges = np.linspace(0.0, 1.0, n_bins + 1)
+            bins = np.digitize(confidences, edges[1:-1])
+            ece = 0.0
+            for b in range(n_bins):
+                in_bin = bins == b
+                if np.any(in_bin):
+                    weight = np.sum(in_bin) / len(confidences)
+                    ece += weight * abs(np.mean(confidences[in_bin]) - np.mean(outcomes[in_bin]))
+            return ece
+        """,
+    ),
+    Right(
+        "04.expected_calibration_error",
+        "a plain Python loop over the predictions",
+        source="""
+        def expected_calibration_error(confidences, outcomes, n_bins=10):
+            sums = {}
+            for c, o in zip(confidences, outcomes):
+                b = min(int(c * n_bins), n_bins - 1)
+                n, sc, so = sums.get(b, (0, 0.0, 0.0))
+                sums[b] = (n + 1, sc + c, so + o)
+            total = len(confidences)
+            return sum(abs(sc - so) for n, sc, so in sums.values()) / total
+        """,
+    ),
+    Right("04.predict_restoring_temperature", "one half", "restoring_temperature = 0.5"),
+    Right("04.predict_restoring_temperature", "as a fraction", "restoring_temperature = 1 / 2"),
 ]

@@ -505,6 +505,141 @@ def top_p_filter(logits, p):
     )
 )
 
+WRONG += [
+    # --- 05.top_p_range -----------------------------------------------------------------------
+    Wrong(
+        "05.top_p_range",
+        "s[k - 2] for the lower end, also for k = 1 (Python's s[-1]; red team B1)",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            s = np.cumsum(np.sort(utils.softmax(logits))[::-1])
+            return (s[k - 2], s[k - 1])
+        """,
+        diagnosis="for k = 1 the lower end is S_0 = 0",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "the open end nudged inside (p = low is excluded; red team B1)",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            s = np.concatenate([[0.0], np.cumsum(np.sort(utils.softmax(logits))[::-1])])
+            return (s[k - 1] + 1e-9, min(s[k], 1.0))
+        """,
+        diagnosis="give each end itself, not a value just inside it",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "boundary token excluded (one running total too far)",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            running = np.cumsum(np.sort(utils.softmax(logits))[::-1])
+            return running[k - 1], running[k] if k < len(running) else 1.0
+        """,
+        diagnosis="that range keeps k + 1 tokens",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "one running total too early",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            ranked = np.sort(utils.softmax(logits))[::-1]
+            running = np.concatenate([[0.0, 0.0], np.cumsum(ranked)])
+            return running[k - 1], running[k]
+        """,
+        diagnosis="that range keeps k - 1 tokens",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "running total in vocabulary order",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            running = np.concatenate([[0.0], np.cumsum(utils.softmax(logits))])
+            return running[k - 1], running[k]
+        """,
+        diagnosis="in vocabulary order",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "ascending sort",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            running = np.concatenate([[0.0], np.cumsum(np.sort(utils.softmax(logits)))])
+            return running[k - 1], running[k]
+        """,
+        diagnosis="least likely tokens first",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "tail masses",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            ranked = np.sort(utils.softmax(logits))[::-1]
+            running = np.concatenate([[0.0], np.cumsum(ranked)])
+            return 1.0 - running[k], 1.0 - running[k - 1]
+        """,
+        diagnosis="the tail",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "logits added up instead of probabilities",
+        source="""
+        import numpy as np
+
+        def top_p_range(logits, k):
+            running = np.concatenate([[0.0], np.cumsum(np.sort(logits)[::-1])])
+            return running[k - 1], min(running[k], 1.0)
+        """,
+        diagnosis="added up scores (logits)",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "naive softmax (overflows near 1000)",
+        source="""
+        import numpy as np
+
+        def top_p_range(logits, k):
+            e = np.exp(logits)
+            running = np.concatenate([[0.0], np.cumsum(np.sort(e / e.sum())[::-1])])
+            return running[k - 1], min(running[k], 1.0)
+        """,
+        diagnosis="overflowed",
+    ),
+    Wrong(
+        "05.top_p_range",
+        "lower end always 0",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            running = np.cumsum(np.sort(utils.softmax(logits))[::-1])
+            return 0.0, min(running[k - 1], 1.0)
+        """,
+        diagnosis="the upper end is right",
+    ),
+]
+
 RIGHT = [
     Right(
         "05.inverse_cdf_sample",
@@ -631,6 +766,43 @@ RIGHT = [
             rank = np.argsort(order, axis=-1, kind="stable")
             keep = np.take_along_axis(keep_ranked, rank, axis=-1)
             return np.where(keep, logits, -np.inf)
+        """,
+    ),
+    Right(
+        "05.top_p_range",
+        "a loop over sorted probabilities",
+        source="""
+        import utils
+
+        def top_p_range(logits, k):
+            ranked = sorted(utils.softmax(logits), reverse=True)
+            low = sum(ranked[: k - 1])
+            high = min(sum(ranked[:k]), 1.0)
+            return low, high
+        """,
+    ),
+    Right(
+        "05.top_p_range",
+        "scipy softmax and np.partition",
+        source="""
+        import numpy as np
+        from scipy.special import softmax
+
+        def top_p_range(logits, k):
+            probs = np.sort(softmax(np.asarray(logits, dtype=float)))[::-1]
+            return float(probs[: k - 1].sum()), float(min(probs[:k].sum(), 1.0))
+        """,
+    ),
+    Right(
+        "05.top_p_range",
+        "a list [low, high]",
+        source="""
+        import numpy as np
+        import utils
+
+        def top_p_range(logits, k):
+            running = np.concatenate([[0.0], np.cumsum(-np.sort(-utils.softmax(logits)))])
+            return [running[k - 1], min(running[k], 1.0)]
         """,
     ),
 ]

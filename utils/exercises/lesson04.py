@@ -7,6 +7,11 @@
   under the full vocabulary.
 * ``04.kl_learned_vs_true``: how far a model's distribution is from the true
   one, as the Kullback–Leibler divergence KL(true || model) in nats.
+* ``04.expected_calibration_error``: the expected calibration error of
+  top-word confidences against how often (or how probably) the top word is
+  right, with equal-width bins.
+* ``04.predict_restoring_temperature``: a reasoning exercise: the temperature
+  that turns a rescaled, shifted copy of the model back into the model.
 
 Every case is plain data (arrays, lists of words), so the grader can run the
 answers in a child process; the lesson's notebook feeds the same functions
@@ -23,15 +28,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.exercises._matching import first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 from utils.lm.corpus import VOCAB
 from utils.probability import log_softmax, softmax
 
 __all__ = [
     "EXERCISES",
+    "calibration_bins",
+    "expected_calibration_error_reference",
     "kl_learned_vs_true_reference",
     "most_likely_next_word_reference",
     "next_token_distribution_reference",
+    "predict_restoring_temperature_reference",
 ]
 
 _HAND_VOCAB = ["cat", "dog", "mat", "sat"]
@@ -472,4 +481,281 @@ KL_LEARNED_VS_TRUE = Exercise(
 )
 
 
-EXERCISES = [NEXT_TOKEN_DISTRIBUTION, MOST_LIKELY_NEXT_WORD, KL_LEARNED_VS_TRUE]
+# ------------------------------------------------------ 04.expected_calibration_error
+
+
+def calibration_bins(confidences, outcomes, n_bins: int = 10):
+    """Per bin: (mean confidence, mean outcome, count); empty bins give NaN means.
+
+    Bin b holds the confidences c with b / n_bins <= c < (b + 1) / n_bins; c = 1
+    goes into the last bin. `outcomes` are 0/1 (was the top word right?) or the
+    probability that it is right.
+
+    >>> conf, hits, counts = calibration_bins([0.9, 0.9, 0.6, 0.6], [1, 0, 1, 1])
+    >>> conf[[6, 9]], hits[[6, 9]], counts[[6, 9]]
+    (array([0.6, 0.9]), array([1. , 0.5]), array([2, 2]))
+    """
+    confidences = np.asarray(confidences, dtype=np.float64)
+    outcomes = np.asarray(outcomes, dtype=np.float64)
+    bins = np.minimum(np.floor(confidences * n_bins).astype(int), n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    confidence_sums = np.bincount(bins, weights=confidences, minlength=n_bins)
+    outcome_sums = np.bincount(bins, weights=outcomes, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return confidence_sums / counts, outcome_sums / counts, counts
+
+
+def expected_calibration_error_reference(confidences, outcomes, n_bins=10) -> float:
+    """ECE = sum over bins of (n_b / N) * |mean confidence_b - mean outcome_b|.
+
+    >>> expected_calibration_error_reference([0.9, 0.9, 0.6, 0.6], [1, 0, 1, 1])
+    0.4
+    """
+    mean_confidence, mean_outcome, counts = calibration_bins(confidences, outcomes, n_bins)
+    used = counts > 0
+    gaps = np.abs(mean_confidence[used] - mean_outcome[used])
+    return float(np.sum(counts[used] * gaps) / counts.sum())
+
+
+def _ece_variants(confidences, outcomes, n_bins) -> list[tuple[float, str]]:
+    """What the usual mistakes return on this case (None where they would crash)."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    hits = np.asarray(outcomes, dtype=np.float64)
+    mean_conf, mean_hit, counts = calibration_bins(conf, hits, n_bins)
+    used = counts > 0
+    gaps = mean_conf[used] - mean_hit[used]
+    weights = counts[used] / counts.sum()
+    variants = [
+        (
+            float(np.mean(np.abs(gaps))),
+            "you averaged the bins' gaps with equal weights; a bin counts in proportion to "
+            "how many predictions fall into it (n_b / N), so a nearly empty bin barely counts.",
+        ),
+        (
+            float(abs(np.sum(weights * gaps))),
+            "the gaps were summed with their signs, so over- and under-confident bins "
+            "cancel (the same as one gap between the average confidence and the average "
+            "outcome over all predictions); add up the absolute gap of every bin.",
+        ),
+        (
+            float(np.max(np.abs(gaps))),
+            "that is the largest gap of any bin (the maximum calibration error); the "
+            "expected calibration error is the weighted average of the gaps.",
+        ),
+        (
+            float(np.sqrt(np.sum(weights * gaps**2))),
+            "you squared the gaps (a root-mean-square calibration error); the expected "
+            "calibration error weights their absolute values.",
+        ),
+    ]
+    # Bins closed on the right, (b/n, (b+1)/n]: differs where a confidence sits on an edge.
+    right_closed = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    if not np.array_equal(right_closed, np.minimum(np.floor(conf * n_bins), n_bins - 1)):
+        variants.append(
+            (
+                _ece_of_bins(conf, hits, right_closed, n_bins),
+                "a confidence on a bin edge went into the bin below it; bins are closed on "
+                "the left: b/n <= c < (b+1)/n (only c = 1 joins the last bin).",
+            )
+        )
+    if (conf == 1.0).any():
+        overflow = np.floor(conf * n_bins).astype(int)  # c = 1 in a bin of its own
+        variants.append(
+            (
+                _ece_of_bins(conf, hits, overflow, n_bins + 1),
+                "a confidence of exactly 1 got a bin of its own (number n_bins); it belongs "
+                "to the last bin, [1 - 1/n, 1].",
+            )
+        )
+    return variants
+
+
+def _ece_of_bins(conf, hits, bins, n_bins) -> float:
+    counts = np.bincount(bins, minlength=n_bins)
+    conf_sums = np.bincount(bins, weights=conf, minlength=n_bins)
+    hit_sums = np.bincount(bins, weights=hits, minlength=n_bins)
+    return float(np.sum(np.abs(conf_sums - hit_sums)) / counts.sum())
+
+
+def _ece_diagnose(case: Case, expected, got) -> str | None:
+    confidences, outcomes = case.args[:2]
+    n_bins = case.kwargs.get("n_bins", case.args[2] if len(case.args) > 2 else 10)
+    try:
+        number = float(got)
+    except (TypeError, ValueError):
+        return None
+    if np.isnan(number):
+        counts = calibration_bins(confidences, outcomes, n_bins)[2]
+        if (counts == 0).any():  # only then can an empty bin's mean be the NaN
+            return (
+                "the result is NaN: a bin with no predictions has no mean (NumPy's mean of an "
+                "empty array is NaN); leave empty bins out, they carry weight 0."
+            )
+        return None
+    return first_matching_mistake(
+        number, expected, _ece_variants(confidences, outcomes, n_bins), rtol=1e-9, atol=1e-12
+    )
+
+
+def _off_edge_confidences(rng: np.random.Generator, size: int, n_bins: int) -> np.ndarray:
+    """Uniform confidences kept at least 1e-6 away from every bin edge but 0, 1/2 and 1,
+    where every correct way of binning agrees."""
+    grid = n_bins * 1000
+    return (rng.integers(0, grid, size=size) + rng.uniform(0.01, 0.99, size=size)) / grid
+
+
+def _ece_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        n_bins = int(rng.choice([4, 5, 10, 15, 20]))
+        size = int(rng.integers(5, 400))
+        conf = _off_edge_confidences(rng, size, n_bins)
+        if index % 2:
+            conf[rng.random(size) < 0.1] = 1.0
+        if index == 4 and n_bins % 2 == 0:
+            conf[: size // 4] = 0.5
+        if index < 3:
+            outcomes = (rng.random(size) < conf ** rng.uniform(0.5, 2.0)).astype(float)
+        else:
+            outcomes = np.clip(conf + rng.normal(0.0, 0.2, size=size), 0.0, 1.0)
+        cases.append(
+            Case(
+                args=(conf, outcomes),
+                kwargs={"n_bins": n_bins},
+                label=f"random predictions #{index + 1}: {size} of them, {n_bins} bins",
+            )
+        )
+    return cases
+
+
+_ECE_CONF = np.array([0.95, 0.91, 0.87, 0.82, 0.55, 0.52, 0.33, 0.12])
+_ECE_HITS = np.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+
+EXPECTED_CALIBRATION_ERROR = Exercise(
+    id="04.expected_calibration_error",
+    title="Expected calibration error with equal-width bins",
+    points=2,
+    answer_name="expected_calibration_error",
+    kind="function",
+    reference=expected_calibration_error_reference,
+    visible_cases=(
+        Case(
+            args=(np.array([0.9, 0.9, 0.6, 0.6]), np.array([1.0, 0.0, 1.0, 1.0])),
+            label="four predictions by hand (two bins used)",
+        ),
+        Case(
+            args=(_ECE_CONF, _ECE_HITS),
+            label="eight predictions, over-confident in some bins and under- in others",
+        ),
+        Case(
+            args=(_ECE_CONF, _ECE_HITS),
+            kwargs={"n_bins": 4},
+            label="the same eight with 4 bins",
+        ),
+        Case(
+            args=(
+                np.array([1.0, 1.0, 0.95, 0.6, 0.5, 0.5, 0.3, 0.25]),
+                np.array([1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]),
+            ),
+            kwargs={"n_bins": 4},
+            label="confidences on bin edges (0.25, 0.5) and exactly 1",
+        ),
+        Case(
+            args=(np.array([0.72, 0.74, 0.78]), np.array([0.7, 0.8, 0.75])),
+            label="outcomes given as probabilities of being right, one bin used",
+        ),
+        Case(
+            args=(
+                _off_edge_confidences(np.random.default_rng(14), 300, 10),
+                (np.random.default_rng(15).random(300) < 0.6).astype(float),
+            ),
+            label="300 predictions, 10 bins",
+        ),
+    ),
+    hidden_cases=_ece_hidden,
+    rtol=1e-9,
+    atol=1e-12,
+    diagnose=_ece_diagnose,
+    hints=(
+        "Group the predictions by how confident they are; in each group compare the average "
+        "confidence with how often (or how probably) the top word was right, and average "
+        "those gaps, each weighted by its group's share of all predictions.",
+        "A confidence c belongs to bin floor(c * n_bins), except c = 1, which joins the last "
+        "bin. Bins without predictions have no average and weight 0: skip them. Use the "
+        "absolute gap, and divide by the total number of predictions.",
+    ),
+)
+
+
+# ------------------------------------------------ 04.predict_restoring_temperature
+
+# A copy of the model whose logits are z' = _COPY_SCALE * z + _COPY_SHIFT.
+_COPY_SCALE = 0.5
+_COPY_SHIFT = 4.0
+
+
+def predict_restoring_temperature_reference() -> float:
+    """The T with softmax(z' / T) = softmax(z) for z' = 0.5 z + 4: the shift never
+    matters, and z' / T = z + 4 / T exactly when T = 0.5."""
+    return float(_COPY_SCALE)
+
+
+def _restoring_temperature_diagnose(case: Case, expected, got) -> str | None:
+    return first_matching_mistake(
+        got,
+        expected,
+        [
+            (
+                1.0 / _COPY_SCALE,
+                "dividing the copy's scores by 2 halves them once more: the copy is too "
+                "flat (under-confident) and needs sharpening, a temperature below 1.",
+            ),
+            (
+                1.0,
+                "a temperature does change calibration: it rescales every logit, which "
+                "moves every confidence while keeping the top word. The copy's scores are "
+                "half of ours; which T undoes that?",
+            ),
+            (
+                _COPY_SHIFT,
+                "the +4 is added to every score, and adding a constant changes no "
+                "probability (lesson 03); only the factor 0.5 needs undoing.",
+            ),
+            (
+                _COPY_SHIFT / _COPY_SCALE,
+                "the +4 is added to every score, and adding a constant changes no "
+                "probability (lesson 03); only the factor 0.5 needs undoing.",
+            ),
+        ],
+        rtol=0.0,
+        atol=5e-4,
+    )
+
+
+PREDICT_RESTORING_TEMPERATURE = Exercise(
+    id="04.predict_restoring_temperature",
+    title="Predict: the temperature that restores a rescaled copy of the model",
+    points=2,
+    answer_name="restoring_temperature",
+    kind="value",
+    reference=predict_restoring_temperature_reference,
+    rtol=0.0,
+    atol=5e-4,
+    diagnose=_restoring_temperature_diagnose,
+    hints=(
+        "Write what the copy's distribution at temperature T is: softmax(z' / T) with "
+        "z' = 0.5 z + 4. Which part of z' / T can the softmax ignore?",
+        "The constant 4 / T is added to every score and cancels in the softmax. What "
+        "factor multiplies z in what is left, and for which T does the copy give back the "
+        "model's own distribution?",
+    ),
+)
+
+
+EXERCISES = [
+    NEXT_TOKEN_DISTRIBUTION,
+    MOST_LIKELY_NEXT_WORD,
+    KL_LEARNED_VS_TRUE,
+    EXPECTED_CALIBRATION_ERROR,
+    PREDICT_RESTORING_TEMPERATURE,
+]

@@ -8,6 +8,8 @@
 * ``05.top_p_filter``: keep the smallest set of most likely tokens whose
   probability reaches p (Hugging Face's nucleus filter; the token that brings
   the mass exactly to p stays; p = 1 keeps everything).
+* ``05.top_p_range``: a reasoning exercise: the range of p for which top-p
+  keeps exactly k tokens of a given row (the boundary rule decides its ends).
 
 The references are the course's own functions, so an answer that passes here
 behaves like `utils.sampling`. Cases are float64: the top-p rule counts a
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.exercises._matching import first_matching_mistake
 from utils.exercises._spec import Case, Exercise
 from utils.probability import softmax
 from utils.sampling import top_k_filter, top_p_filter
@@ -32,6 +35,7 @@ __all__ = [
     "inverse_cdf_sample_reference",
     "top_k_filter_reference",
     "top_p_filter_reference",
+    "top_p_range_reference",
 ]
 
 
@@ -546,4 +550,168 @@ TOP_P_FILTER = Exercise(
 )
 
 
-EXERCISES = [INVERSE_CDF_SAMPLE, TOP_K_FILTER, TOP_P_FILTER]
+# -------------------------------------------------------------- 05.top_p_range
+
+
+def top_p_range_reference(logits, k) -> tuple[float, float]:
+    """(low, high): top-p keeps exactly k tokens of this row for every p with low < p <= high.
+
+    Top-p keeps the smallest set of most likely tokens whose mass reaches p. With
+    S_j the mass of the j most likely tokens (S_0 = 0), k tokens are kept exactly
+    when S_{k-1} < p <= S_k: the k-th token is then the boundary token, and it
+    stays. `high` is capped at 1 against rounding. At either end, which tokens a
+    float computation keeps is decided by its rounding; inside, it is not.
+
+    >>> low, high = top_p_range_reference(np.log([0.1, 0.5, 0.1, 0.3]), 2)
+    >>> round(low, 12), round(high, 12)
+    (0.5, 0.8)
+    """
+    probs = softmax(np.asarray(logits, dtype=np.float64))
+    running = np.cumsum(np.sort(probs)[::-1])
+    low = float(running[k - 2]) if k >= 2 else 0.0
+    return low, float(min(running[k - 1], 1.0))
+
+
+def _top_p_range_mistakes(logits, k) -> list[tuple[tuple[float, float], str]]:
+    scores = np.asarray(logits, dtype=np.float64)
+    probs = softmax(scores)
+    running = np.concatenate([[0.0], np.cumsum(np.sort(probs)[::-1])])
+    mistakes = []
+    if k < len(probs):
+        mistakes.append(
+            (
+                (running[k], running[k + 1]),
+                "that range keeps k + 1 tokens: for p just above the mass of the k most "
+                "likely tokens, one more token is needed to reach it. Which range of p "
+                "makes the k-th token the boundary token?",
+            )
+        )
+    if k >= 2:
+        mistakes.append(
+            (
+                (running[k - 2], running[k - 1]),
+                "that range keeps k - 1 tokens: for p up to the mass of the k - 1 most likely "
+                "tokens, those already reach it.",
+            )
+        )
+    if k == 1:
+        # running[k - 2] with k = 1 is running[-1] in Python: the total mass, not S_0 = 0.
+        mistakes.append(
+            (
+                (running[-1], running[1]),
+                "for k = 1 the lower end is S_0 = 0, nothing kept yet; an index k - 2 is -1 "
+                "there, which Python reads as the last running total (the whole mass, 1).",
+            )
+        )
+    in_vocab_order = np.concatenate([[0.0], np.cumsum(probs)])
+    ascending = np.concatenate([[0.0], np.cumsum(np.sort(probs))])
+    mistakes += [
+        (
+            (in_vocab_order[k - 1], in_vocab_order[k]),
+            "you added up the probabilities in vocabulary order; top-p ranks the tokens from "
+            "the most likely down before adding them up.",
+        ),
+        (
+            (ascending[k - 1], ascending[k]),
+            "you added up the least likely tokens first; top-p starts from the most likely.",
+        ),
+        (
+            (1.0 - running[k], 1.0 - running[k - 1]),
+            "those are masses left outside the kept tokens (the tail); p is the mass that "
+            "the kept tokens reach.",
+        ),
+    ]
+    ranked_scores = np.concatenate([[0.0], np.cumsum(np.sort(scores)[::-1])])
+    mistakes.append(
+        (
+            (ranked_scores[k - 1], ranked_scores[k]),
+            "you added up scores (logits); p is a probability: turn the logits into "
+            "probabilities with a softmax first.",
+        )
+    )
+    return [((float(low), float(min(high, 1.0))), message) for (low, high), message in mistakes]
+
+
+def _top_p_range_diagnose(case: Case, expected, got) -> str | None:
+    logits, k = case.args
+    try:
+        pair = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if pair.shape != (2,):
+        return "return two numbers, (low, high), e.g. as a tuple."
+    if np.isnan(pair).any() and np.max(logits) > np.log(np.finfo(np.float64).max):
+        return (
+            "the result holds NaN: exp of large scores overflowed (inf / inf); compute the "
+            "probabilities with a stable softmax."
+        )
+    message = first_matching_mistake(
+        pair, expected, _top_p_range_mistakes(logits, k), rtol=1e-9, atol=1e-12, unique=True
+    )
+    if message:
+        return message
+    low_right = bool(np.isclose(pair[0], expected[0], rtol=1e-9, atol=1e-12))
+    high_right = bool(np.isclose(pair[1], expected[1], rtol=1e-9, atol=1e-12))
+    if low_right != high_right:
+        wrong_end, right_value = (1, expected[1]) if low_right else (0, expected[0])
+        if 0.0 < abs(pair[wrong_end] - right_value) <= 1e-6:
+            # A nudge, not a rounding (that would move both ends): "p = low is excluded".
+            return (
+                "give each end itself, not a value just inside it: the range is "
+                "low < p <= high, and which end is open is part of the answer, not of the "
+                "numbers."
+            )
+        which = "lower" if low_right else "upper"
+        return f"the {which} end is right, the other one is not."
+    return None
+
+
+def _top_p_range_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        size = int(rng.integers(3, 79))
+        offset = float(rng.choice([0.0, rng.uniform(-40, 40), rng.uniform(300, 900)]))
+        logits = offset + rng.uniform(0.3, 3.0) * rng.standard_normal(size)
+        if index == 5:
+            logits = np.round(logits)  # ties, also at the boundary
+        k = int(rng.integers(1, size + 1))
+        cases.append(
+            Case(args=(logits, k), label=f"random scores #{index + 1}: {size} tokens, k={k}")
+        )
+    return cases
+
+
+TOP_P_RANGE = Exercise(
+    id="05.top_p_range",
+    title="Which p makes top-p keep exactly k tokens?",
+    points=2,
+    answer_name="top_p_range",
+    kind="function",
+    reference=top_p_range_reference,
+    visible_cases=(
+        Case(args=(np.log([0.5, 0.3, 0.1, 0.1]), 2), label="probs 0.5, 0.3, 0.1, 0.1 and k=2"),
+        Case(args=(np.log([0.1, 0.5, 0.1, 0.3]), 2), label="the same tokens in another order, k=2"),
+        Case(args=(np.log([0.1, 0.5, 0.1, 0.3]), 1), label="k=1: only the most likely token"),
+        Case(args=(np.log([0.1, 0.5, 0.1, 0.3]), 4), label="k=4: every token"),
+        Case(args=(np.log([0.2, 0.4, 0.2, 0.2]), 2), label="a tie at the boundary, k=2"),
+        Case(args=(np.array([1000.0, 998.0, 990.0, 995.0]), 3), label="scores near 1000, k=3"),
+        Case(
+            args=(np.round(2.0 * np.random.default_rng(50).standard_normal(78), 3), 5),
+            label="78 words, k=5",
+        ),
+        Case(args=(np.array([2.0, -1.0, 0.5, 3.0, 0.0]), 3), label="five scores, k=3"),
+    ),
+    hidden_cases=_top_p_range_hidden,
+    rtol=1e-9,
+    atol=1e-12,
+    diagnose=_top_p_range_diagnose,
+    hints=(
+        "Let S_j be the probability of the j most likely tokens together. For which p does "
+        "top-p need the k-th token, and for which p does it stop there?",
+        "Top-p keeps a token while the mass ranked before it is still below p, and the "
+        "token that reaches p stays. So the k-th token is the last one kept when p is above "
+        "one running total and at most the next one: which two? (S_0 = 0.)",
+    ),
+)
+
+EXERCISES = [INVERSE_CDF_SAMPLE, TOP_K_FILTER, TOP_P_FILTER, TOP_P_RANGE]
