@@ -395,6 +395,174 @@ WRONG = [
         """,
         diagnosis=None,
     ),
+    # --- 06.greedy_traps ------------------------------------------------------------------------
+    Wrong(
+        "06.greedy_traps",
+        "True and False swapped (True = greedy misses)",
+        source="""
+        greedy_traps = {
+            "the cat": True, "the bird": True, "the girl": True,
+            "the hen": False, "the cat sat": False, "the teacher": True,
+        }
+        """,
+        diagnosis="every verdict is flipped",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "compared 2-token continuations",
+        source="""
+        import numpy as np
+        from utils import lm, sequences
+        from utils.exercises.lesson06 import GREEDY_TRAP_CONTEXTS
+
+        model = lm.load()
+        greedy_traps = {}
+        for context in GREEDY_TRAP_CONTEXTS:
+            greedy = sequences.greedy_decode(model, context, 2)
+            best = sequences.exhaustive_search(
+                model, context, max_new_tokens=2, length_penalty=0.0, top=1
+            )[0]
+            greedy_traps[context] = bool(np.array_equal(greedy.token_ids, best.token_ids))
+        """,
+        diagnosis="2-token continuations",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "greedy's whole sentence against the best 3 tokens",
+        source="""
+        greedy_traps = {
+            "the cat": False, "the bird": False, "the girl": False,
+            "the hen": True, "the cat sat": False, "the teacher": False,
+        }
+        """,
+        diagnosis="whole sentence",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "greedy is always best",
+        source="""
+        contexts = ["the cat", "the bird", "the girl", "the hen", "the cat sat", "the teacher"]
+        greedy_traps = {context: True for context in contexts}
+        """,
+        diagnosis="greedy is not always best",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "a list of the contexts where greedy misses",
+        source="""
+        greedy_traps = ["the cat", "the bird", "the girl", "the teacher"]
+        """,
+        diagnosis="expected a dict",
+    ),
+    # --- 06.run_on_diagnosis --------------------------------------------------------------------
+    Wrong("06.run_on_diagnosis", "multiplies", 'run_on_diagnosis = "a"', "not (a)"),
+    Wrong("06.run_on_diagnosis", "the model changes", 'run_on_diagnosis = "c"', "not (c)"),
+    Wrong("06.run_on_diagnosis", "the mean per token", 'run_on_diagnosis = "d"', "not (d)"),
+    Wrong("06.run_on_diagnosis", "</s> removed", 'run_on_diagnosis = "e"', "not (e)"),
+    Wrong(
+        "06.run_on_diagnosis",
+        "the letter in parentheses",
+        'run_on_diagnosis = "(b)"',
+        "letter alone",
+    ),
+    # --- 06.sequence_entropy --------------------------------------------------------------------
+    Wrong(
+        "06.sequence_entropy",
+        "log2 (bits)",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            p = joint[joint > 0]
+            return float(-(p * np.log2(p)).sum())
+        """,
+        diagnosis="in bits",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "sign flipped",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            p = joint[joint > 0]
+            return float((p * np.log(p)).sum())
+        """,
+        diagnosis="sign is flipped",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "0 log 0 gives NaN",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-(joint * np.log(joint)).sum())
+        """,
+        diagnosis="0 * log 0",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "the surprise of the mode",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-np.log(joint.max()))
+        """,
+        diagnosis="most likely sequence (the mode)",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "unweighted mean of -log p",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-np.log(joint[joint > 0]).mean())
+        """,
+        diagnosis="as if each were equally likely",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "adds every row's entropy without weights",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = p[p > 0]
+            return -(p * np.log(p)).sum()
+
+        def sequence_entropy(first, second, third):
+            total = entropy(first)
+            total += sum(entropy(row) for row in second)
+            total += sum(entropy(row) for rows in third for row in rows)
+            return float(total)
+        """,
+        diagnosis="without weighting them",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "entropies along the greedy path",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = p[p > 0]
+            return -(p * np.log(p)).sum()
+
+        def sequence_entropy(first, second, third):
+            a = int(np.argmax(first))
+            b = int(np.argmax(second[a]))
+            return float(entropy(first) + entropy(second[a]) + entropy(third[a, b]))
+        """,
+        diagnosis="greedy path only",
+    ),
 ]
 
 WRONG.append(
@@ -529,6 +697,97 @@ RIGHT = [
                         if score > best_score:
                             best, best_score = [a, b, c], score
             return np.array(best), best_score
+        """,
+    ),
+    # --- 06.greedy_traps ------------------------------------------------------------------------
+    Right(
+        "06.greedy_traps",
+        "computed with greedy_decode and exhaustive_search",
+        source="""
+        import numpy as np
+        from utils import lm, sequences
+
+        model = lm.load()
+        greedy_traps = {}
+        for context in ["the cat", "the bird", "the girl", "the hen", "the cat sat", "the teacher"]:
+            greedy = sequences.greedy_decode(model, context, max_new_tokens=3)
+            best = sequences.exhaustive_search(
+                model, context, max_new_tokens=3, length_penalty=0.0, top=1
+            )[0]
+            greedy_traps[context] = bool(np.array_equal(greedy.token_ids, best.token_ids))
+        """,
+    ),
+    Right(
+        "06.greedy_traps",
+        "typed by hand with NumPy booleans",
+        source="""
+        import numpy as np
+
+        greedy_traps = {
+            "the cat": np.False_, "the bird": np.False_, "the girl": np.False_,
+            "the hen": np.True_, "the cat sat": np.True_, "the teacher": np.False_,
+        }
+        """,
+    ),
+    # --- 06.run_on_diagnosis --------------------------------------------------------------------
+    Right("06.run_on_diagnosis", "the letter", 'run_on_diagnosis = "b"'),
+    Right("06.run_on_diagnosis", "the letter in capitals with spaces", 'run_on_diagnosis = " B "'),
+    # --- 06.sequence_entropy --------------------------------------------------------------------
+    Right(
+        "06.sequence_entropy",
+        "the joint table, 0 log 0 left out with np.where",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return float(np.where(joint > 0, -joint * np.log(joint), 0.0).sum())
+        """,
+    ),
+    Right(
+        "06.sequence_entropy",
+        "the chain rule: each step's entropy weighted by the probability of its context",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = np.asarray(p, dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(p > 0, -p * np.log(p), 0.0).sum(axis=-1)
+
+        def sequence_entropy(first, second, third):
+            pair = first[:, None] * second
+            return float(entropy(first) + first @ entropy(second) + (pair * entropy(third)).sum())
+        """,
+    ),
+    Right(
+        "06.sequence_entropy",
+        "scipy.stats.entropy of the flattened joint table",
+        source="""
+        from scipy.stats import entropy
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(entropy(joint.ravel()))
+        """,
+    ),
+    Right(
+        "06.sequence_entropy",
+        "three loops with math.log",
+        source="""
+        import math
+
+        def sequence_entropy(first, second, third):
+            total = 0.0
+            n = len(first)
+            for a in range(n):
+                for b in range(n):
+                    for c in range(n):
+                        p = first[a] * second[a][b] * third[a][b][c]
+                        if p > 0:
+                            total -= p * math.log(p)
+            return total
         """,
     ),
 ]
