@@ -292,3 +292,79 @@ def test_plot_beam_pruning_rejects_bad_steps(model, steps, error, words):
 def _rgb(colour: str) -> tuple[float, float, float]:
     colour = colour.lstrip("#")
     return tuple(int(colour[i : i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+# --- 06.beam_trap's verifier ---------------------------------------------------------------------
+
+
+def test_the_table_model_searches_agree_with_the_exercise_references():
+    rng = np.random.default_rng(62)
+    for vocab in (2, 3, 5):
+        for _ in range(4):
+            tables = (
+                rng.dirichlet(np.ones(vocab)),
+                rng.dirichlet(np.ones(vocab), size=vocab),
+                rng.dirichlet(np.ones(vocab), size=(vocab, vocab)),
+            )
+            beam, exact = lesson06.beam_trap_searches(*tables)
+            ids, log_prob = lesson06.best_sequence_reference(*tables)
+            assert tuple(exact.token_ids) == tuple(ids)
+            assert exact.log_prob == pytest.approx(log_prob, rel=1e-12)
+            assert tuple(beam.token_ids) == tuple(lesson06._beam_sequence(*tables, 2))
+            width_one, _ = lesson06.beam_trap_searches(*tables, beam_width=1)
+            assert tuple(width_one.token_ids) == tuple(lesson06.greedy_sequence(*tables))
+
+
+def test_beam_trap_verdict_accepts_exactly_the_tables_where_beam_two_misses():
+    rng = np.random.default_rng(63)
+    verdicts = []
+    for _ in range(100):
+        vocab = int(rng.integers(3, 7))
+        tables = (
+            rng.dirichlet(np.full(vocab, 0.3)),
+            rng.dirichlet(np.full(vocab, 0.3), size=vocab),
+            rng.dirichlet(np.full(vocab, 0.3), size=(vocab, vocab)),
+        )
+        beam, exact = lesson06.beam_trap_searches(*tables)
+        misses = exact.log_prob > beam.log_prob + 1e-9
+        assert (lesson06.beam_trap_verdict(tables) is None) == misses
+        verdicts.append(misses)
+    assert 0 < sum(verdicts) < len(verdicts)  # both kinds were drawn (3 misses with this seed)
+    assert lesson06.beam_trap_verdict(lesson06.beam_trap_reference()) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ([[0.5, 0.5]] * 3, "2-D table"),
+        ((np.ones(9) / 9, np.ones((9, 9)) / 9, np.ones((9, 9, 9)) / 9), "2 to 8 tokens"),
+        ((np.ones(3) / 3, np.ones((2, 2)) / 2, np.ones((3, 3, 3)) / 3), "must have shape (V, V)"),
+        ((np.array([1.5, -0.5]), np.ones((2, 2)) / 2, np.ones((2, 2, 2)) / 2), "negative"),
+        ((np.array([np.nan, 1.0]), np.ones((2, 2)) / 2, np.ones((2, 2, 2)) / 2), "non-finite"),
+        ((["a", "b"], np.ones((2, 2)) / 2, np.ones((2, 2, 2)) / 2), "must hold numbers"),
+        ("tables", "three tables"),
+    ],
+)
+def test_beam_trap_verdict_names_what_is_wrong_with_a_malformed_answer(value, words):
+    message = lesson06.beam_trap_verdict(value)
+    assert message is not None
+    assert words in message
+
+
+def test_plot_beam_tree_tells_length_limited_hypotheses_from_finished_ones(model):
+    # The stepper's tree (utils.plots.plot_beam_tree): a beam cut off by max_new_tokens has no
+    # </s>, so it is drawn in the length-limit colour, not as "ended with </s>".
+    steps = list(sequences.beam_search_steps(model, "the cat", beam_width=2, max_new_tokens=4))
+    figure = utils.plots.plot_beam_tree(steps, prefix="the cat", vocab=model.vocab)
+    boxes = _boxes(figure)
+    cut_off = [h for h in steps[-1].finished if not h.finished]
+    ended = [h for h in steps[-1].finished if h.finished]
+    assert cut_off
+    assert ended
+    for hypothesis in cut_off:
+        label = f"{model.vocab[hypothesis.token_ids[-1]]}\n{hypothesis.log_prob:.2f}"
+        assert boxes[label].get_facecolor()[:3] == pytest.approx(_rgb(COLORS["limit"]))
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert "ended with </s>" in legend
+    assert "length limit" in legend
+    assert "finished" not in legend

@@ -484,7 +484,9 @@ def plot_beam_tree(
     objects with `.candidates`, `.beams` and `.finished` lists of hypotheses
     having `.token_ids` and `.log_prob`). Each step's candidates are drawn
     best first, labelled with their token and cumulative log-probability:
-    blue = kept as a live beam, green = finished, grey = dropped. The greedy
+    blue = kept as a live beam, green = ended with ``</s>``, purple = stopped at
+    the length limit (no ``</s>``: `Hypothesis.finished` is False), grey =
+    dropped. The greedy
     path (`greedy_token_ids`) is drawn with thick vermillion edges.
 
     >>> from utils import lm, sequences
@@ -516,7 +518,8 @@ def plot_beam_tree(
     )
     for depth, step in enumerate(steps, start=1):
         live = {tuple(int(t) for t in h.token_ids) for h in step.beams}
-        done = {tuple(int(t) for t in h.token_ids) for h in step.finished}
+        done = {tuple(int(t) for t in h.token_ids) for h in step.finished if h.finished}
+        cut_off = {tuple(int(t) for t in h.token_ids) for h in step.finished if not h.finished}
         count = len(step.candidates)
         for rank, hypothesis in enumerate(step.candidates):
             key = tuple(int(t) for t in hypothesis.token_ids)
@@ -527,6 +530,8 @@ def plot_beam_tree(
                 if key in live
                 else COLORS["finished"]
                 if key in done
+                else COLORS["limit"]
+                if key in cut_off
                 else COLORS["removed"]
             )
             on_greedy = len(key) <= len(greedy) and key == greedy[: len(key)]
@@ -546,7 +551,7 @@ def plot_beam_tree(
                 ha="center",
                 va="center",
                 fontsize=8,
-                color="white" if key in live or key in done else "black",
+                color="white" if key in live or key in done or key in cut_off else "black",
                 bbox={
                     "facecolor": status_color,
                     "edgecolor": COLORS["greedy"] if on_greedy else "#333333",
@@ -559,11 +564,12 @@ def plot_beam_tree(
     ax.set_ylim(-rows / 2 - 0.2, rows / 2 + 0.2)
     handles = [
         Patch(facecolor=COLORS["kept"], label="kept beam"),
-        Patch(facecolor=COLORS["finished"], label="finished"),
+        Patch(facecolor=COLORS["finished"], label="ended with </s>"),
+        Patch(facecolor=COLORS["limit"], label="length limit"),
         Patch(facecolor=COLORS["removed"], label="dropped"),
         Patch(facecolor="white", edgecolor=COLORS["greedy"], linewidth=2, label="greedy path"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=False, ncols=4)
+    ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=False, ncols=5)
     ax.set_title(title or "beam search: token and cumulative log-probability", fontsize=10)
     return figure
 

@@ -563,6 +563,74 @@ WRONG = [
         """,
         diagnosis="greedy path only",
     ),
+    # --- 06.beam_trap ---------------------------------------------------------------------------
+    Wrong(
+        "06.beam_trap",
+        "a table where greedy misses (the lesson's example): beam 2 finds the best",
+        source="""
+        import numpy as np
+
+        first = np.array([0.5, 0.4, 0.1])
+        second = np.array([[0.4, 0.3, 0.3], [0.05, 0.9, 0.05], [0.2, 0.3, 0.5]])
+        third = np.full((3, 3, 3), 1 / 3)
+        third[0, 0] = [0.6, 0.2, 0.2]
+        third[1, 1] = [0.1, 0.1, 0.8]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="greedy decoding misses the best sequence",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "the best path starts with the third token, but is not good enough",
+        source="""
+        import numpy as np
+
+        first = np.array([0.5, 0.3, 0.2])
+        second = np.full((3, 3), 1 / 3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 1 / 3)
+        third[0, 0] = [1.0, 0.0, 0.0]
+        second[0] = [1.0, 0.0, 0.0]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="a beam of width 2 finds the best sequence",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "rows that do not sum to 1",
+        source="""
+        import numpy as np
+
+        first = np.array([0.4, 0.35, 0.25])
+        second = np.full((3, 3), 0.3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 0.3)
+        third[2, 2] = [0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="must sum to 1",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "only two tables",
+        source="""
+        import numpy as np
+
+        beam_trap = (np.array([0.5, 0.5]), np.full((2, 2), 0.5))
+        """,
+        diagnosis="three tables",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "one distribution per step instead of one per context",
+        source="""
+        import numpy as np
+
+        first = np.array([0.4, 0.35, 0.25])
+        beam_trap = (first, np.array([0.2, 0.2, 0.6]), np.array([0.1, 0.1, 0.8]))
+        """,
+        diagnosis="2-D table",
+    ),
 ]
 
 WRONG.append(
@@ -788,6 +856,47 @@ RIGHT = [
                         if p > 0:
                             total -= p * math.log(p)
             return total
+        """,
+    ),
+    # --- 06.beam_trap ---------------------------------------------------------------------------
+    Right(
+        "06.beam_trap",
+        "the third first token leads to certain next tokens",
+        source="""
+        import numpy as np
+
+        first = np.array([0.4, 0.35, 0.25])
+        second = np.full((3, 3), 1 / 3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 1 / 3)
+        third[2, 2] = [0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
+        """,
+    ),
+    Right(
+        "06.beam_trap",
+        "two tokens: the miss happens at the second step (nested lists)",
+        source="""
+        # Step 1 keeps both tokens; at step 2 the prefix (1, 1) ranks third of four,
+        # yet its certain last token beats every continuation of the two kept prefixes.
+        first = [0.5, 0.5]
+        second = [[0.55, 0.45], [0.6, 0.4]]
+        third = [[[0.5, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.0, 1.0]]]
+        beam_trap = (first, second, third)
+        """,
+    ),
+    Right(
+        "06.beam_trap",
+        "four tokens in float32",
+        source="""
+        import numpy as np
+
+        first = np.array([0.3, 0.3, 0.2, 0.2], dtype=np.float32)
+        second = np.full((4, 4), 0.25, dtype=np.float32)
+        second[3] = [0.0, 0.0, 0.0, 1.0]
+        third = np.full((4, 4, 4), 0.25, dtype=np.float32)
+        third[3, 3] = [0.0, 0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
         """,
     ),
 ]

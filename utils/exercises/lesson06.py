@@ -9,8 +9,9 @@
   approximate).
 * ``06.greedy_traps`` (reasoning): for each of six contexts of the tiny model,
   is greedy decoding's 3-token continuation the best one?
-* ``06.beam_trap`` (reasoning): a table of next-token distributions on which
-  beam search of width 2 misses the best sequence.
+* ``06.beam_trap`` (reasoning): tables of next-token distributions on which
+  beam search of width 2 misses the best sequence; any such tables pass, verified
+  with the course's beam search and exhaustive search (`Exercise.accepts`).
 * ``06.run_on_diagnosis`` (reasoning): why a length penalty of 2 prefers
   run-on text, as a choice among labelled diagnoses.
 * ``06.sequence_entropy``: the entropy of a three-token model's distribution
@@ -35,7 +36,7 @@ from functools import cache, partial
 import numpy as np
 
 from utils import lm, sequences
-from utils.exercises._matching import first_matching_mistake, values_match
+from utils.exercises._matching import as_float64, first_matching_mistake, values_match
 from utils.exercises._spec import Case, Exercise
 from utils.probability import log_softmax
 
@@ -43,6 +44,10 @@ __all__ = [
     "EXERCISES",
     "GREEDY_TRAP_CONTEXTS",
     "RUN_ON_OPTIONS",
+    "TableModel",
+    "beam_trap_reference",
+    "beam_trap_searches",
+    "beam_trap_verdict",
     "best_continuation_ids",
     "best_sequence_reference",
     "greedy_sequence",
@@ -1003,11 +1008,166 @@ SEQUENCE_ENTROPY = Exercise(
 )
 
 
+# ---------------------------------------------------------------- 06.beam_trap
+
+# A table answer is read only up to this vocabulary size (a hostile answer can be any data).
+_MAX_TRAP_VOCAB = 8
+
+
+class TableModel:
+    """A three-token model given by tables, in the interface the course's searches use.
+
+    `next_token_logits(ids)` reads the tokens after the first column of `ids`
+    (a start token) and returns the log of `first`, `second[a]` or
+    `third[a, b]`; probability 0 becomes a score of -inf (impossible).
+    """
+
+    def __init__(self, first, second, third):
+        self.tables = tuple(np.asarray(t, dtype=np.float64) for t in (first, second, third))
+        self.vocab = [str(token) for token in range(len(self.tables[0]))]
+
+    def next_token_logits(self, ids) -> np.ndarray:
+        generated = np.asarray(ids)[:, 1:]
+        table = self.tables[generated.shape[1]]
+        rows = (
+            table[tuple(generated.T)]
+            if generated.shape[1]
+            else np.broadcast_to(table, (len(generated), len(table)))
+        )
+        with np.errstate(divide="ignore"):
+            return np.log(rows)
+
+
+def beam_trap_searches(first, second, third, beam_width: int = 2):
+    """(beam search's best, exhaustive search's best) on the tables: two `Hypothesis`es.
+
+    Both searches are the course's (`utils.sequences`), over exactly three tokens
+    (no end token), ranked by total log-probability (length_penalty=0).
+    """
+    model = TableModel(first, second, third)
+    start = np.zeros(1, dtype=np.int64)
+    beam = sequences.beam_search(
+        model, start, beam_width=beam_width, max_new_tokens=3, length_penalty=0.0
+    )[0]
+    exact = sequences.exhaustive_search(model, start, max_new_tokens=3, length_penalty=0.0, top=1)[
+        0
+    ]
+    return beam, exact
+
+
+def _trap_tables(value):
+    """The three tables of an answer as float64 arrays, or a message saying what is wrong."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        what = f"{len(value)} items" if isinstance(value, (tuple, list)) else type(value).__name__
+        return f"beam_trap must be a tuple (first, second, third) of three tables; got {what}."
+    tables = []
+    for name, table, ndim in zip(("first", "second", "third"), value, (1, 2, 3), strict=True):
+        shape = np.shape(table) if isinstance(table, (np.ndarray, list, tuple)) else None
+        if shape is None or len(shape) != ndim:
+            return (
+                f"{name} must be a {ndim}-D table of probabilities; got "
+                f"{'a ' + type(table).__name__ if shape is None else f'shape {shape}'}."
+            )
+        if not all(2 <= size <= _MAX_TRAP_VOCAB for size in shape):
+            return (
+                f"{name} has shape {shape}; use a vocabulary of 2 to {_MAX_TRAP_VOCAB} tokens "
+                "(a few tokens are enough for a trap)."
+            )
+        array = as_float64(table)
+        if array is None:
+            return f"{name} must hold numbers (probabilities)."
+        tables.append(array)
+    vocab = len(tables[0])
+    for name, table, ndim in zip(("first", "second", "third"), tables, (1, 2, 3), strict=True):
+        if table.shape != (vocab,) * ndim:
+            want = ", ".join(["V"] * ndim)
+            return (
+                f"{name} has shape {table.shape}; with V = len(first) = {vocab} tokens it "
+                f"must have shape ({want}{',' if ndim == 1 else ''})."
+            )
+        if not np.isfinite(table).all() or (table < 0).any():
+            return f"{name} holds a negative or non-finite number; probabilities are >= 0."
+        sums = table.sum(axis=-1)
+        bad = np.flatnonzero(np.abs(sums.ravel() - 1.0) > 1e-6)
+        if bad.size:
+            where = np.unravel_index(int(bad[0]), sums.shape)
+            row = f"{name}[{', '.join(str(int(i)) for i in where)}]" if where else name
+            return (
+                f"{row} sums to {float(sums[where]):.6g}; every next-token distribution (each "
+                "row of each table) must sum to 1."
+            )
+    return tables
+
+
+def beam_trap_verdict(value) -> str | None:
+    """None when beam search of width 2 misses the best sequence of the tables in `value`.
+
+    `value` = (first, second, third) as in 06.best_sequence. Otherwise a message
+    that says what is wrong, never which table would work.
+    """
+    tables = _trap_tables(value)
+    if isinstance(tables, str):
+        return tables
+    beam, exact = beam_trap_searches(*tables)
+    found = tuple(int(t) for t in beam.token_ids)
+    best = tuple(int(t) for t in exact.token_ids)
+    if found != best and exact.log_prob > beam.log_prob + 1e-9:
+        return None
+    if found != best:
+        return (
+            f"beam search of width 2 returns {found}, exhaustive search {best}, and both have "
+            "the same probability: a tie is not a miss. Make the best sequence strictly more "
+            "likely than what the beam finds."
+        )
+    greedy = tuple(int(t) for t in greedy_sequence(*tables))
+    if greedy != best:
+        return (
+            f"greedy decoding misses the best sequence {best} here (it writes {greedy}), but a "
+            "beam of width 2 keeps the two likeliest first tokens and finds it. The best "
+            "sequence must start where the beam does not look: with a prefix that ranks "
+            "third or lower at some step."
+        )
+    return (
+        f"a beam of width 2 finds the best sequence {best} of these tables (so does greedy "
+        "decoding). Give a token that ranks third or lower at the first step a continuation "
+        "so likely that its sequence beats every sequence after the two likeliest first tokens."
+    )
+
+
+def beam_trap_reference():
+    """One right answer: the best sequence starts with the third most likely token."""
+    first = _table([0.4, 0.35, 0.25])
+    second = np.full((3, 3), 1 / 3)
+    second[2] = [0.0, 0.0, 1.0]
+    third = np.full((3, 3, 3), 1 / 3)
+    third[2, 2] = [0.0, 0.0, 1.0]
+    return first, second, third
+
+
+BEAM_TRAP = Exercise(
+    id="06.beam_trap",
+    title="Build a table on which beam search of width 2 misses the best sequence",
+    points=3,
+    answer_name="beam_trap",
+    kind="value",
+    reference=beam_trap_reference,
+    accepts=beam_trap_verdict,
+    hints=(
+        "A beam of width 2 never extends a prefix that ranks third or lower at a step, "
+        "however good its continuation would be.",
+        "Give the first step three tokens; let the least likely of them be followed by "
+        "near-certain next tokens, while the two likelier ones are followed by spread-out "
+        "distributions. Then compare the products.",
+    ),
+)
+
+
 EXERCISES = [
     SEQUENCE_LOG_PROB,
     LENGTH_NORMALIZED,
     BEST_SEQUENCE,
     GREEDY_TRAPS,
+    BEAM_TRAP,
     RUN_ON_DIAGNOSIS,
     SEQUENCE_ENTROPY,
 ]
