@@ -368,3 +368,12 @@ def test_plot_beam_tree_tells_length_limited_hypotheses_from_finished_ones(model
     assert "ended with </s>" in legend
     assert "length limit" in legend
     assert "finished" not in legend
+
+
+def test_the_verbs_of_a_person_are_spread_evenly():
+    # `greedy-traps-explained`: "saw" 0.18, then six verbs between 0.10 and 0.12.
+    verbs = sorted(lm.corpus.VERBS_BY_CLASS["person"].values(), reverse=True)
+    assert verbs[0] == 0.18
+    assert sum(0.10 <= p <= 0.12 for p in verbs[1:]) == 6
+    # `sample-vs-truth-explained`: the standard error of the top sentence's share.
+    assert round(float(np.sqrt(0.0138 / 20_000)), 4) == 0.0008
