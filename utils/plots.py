@@ -611,7 +611,7 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
     >>> model = lm.load()
     >>> steps = list(sequences.beam_search_steps(model, "the cat", beam_width=2, max_new_tokens=2))
     >>> plot_beam_pruning(steps, vocab=model.vocab, prefix="the cat")
-    <CourseFigure size 700x330 with 1 Axes>
+    <CourseFigure size 750x368 with 1 Axes>
     """
     steps = list(steps)
     if not steps:
