@@ -377,3 +377,11 @@ def test_the_verbs_of_a_person_are_spread_evenly():
     assert sum(0.10 <= p <= 0.12 for p in verbs[1:]) == 6
     # `sample-vs-truth-explained`: the standard error of the top sentence's share.
     assert round(float(np.sqrt(0.0138 / 20_000)), 4) == 0.0008
+
+
+def test_lesson_06_exercise_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(lesson06, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4
+    assert result.failed == 0
