@@ -530,6 +530,30 @@ WRONG = [
     ),
     Wrong(
         "06.sequence_entropy",
+        "sum of -log p without weights",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-np.log(joint[joint > 0]).sum())
+        """,
+        diagnosis="you added -log p over all sequences",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "the first step's entropy only",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            p = first[first > 0]
+            return float(-(p * np.log(p)).sum())
+        """,
+        diagnosis="entropy of the first step only",
+    ),
+    Wrong(
+        "06.sequence_entropy",
         "adds every row's entropy without weights",
         source="""
         import numpy as np

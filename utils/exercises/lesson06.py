@@ -973,6 +973,16 @@ def _entropy_diagnose(case: Case, expected, got) -> str | None:
             "each sequence's -log p by its probability p (a sum of -p log p).",
         ),
         (
+            -float(finite[joint > 0].sum()),
+            "you added -log p over all sequences; each sequence's -log p counts with its "
+            "probability p as weight (a sum of -p log p).",
+        ),
+        (
+            float(_entropy_of_rows(first)),
+            "that is the entropy of the first step only; the second and third tokens are "
+            "random too, and their uncertainty adds to the sequence's.",
+        ),
+        (
             unweighted,
             "you added the entropies of every row of the tables without weighting them: "
             "each row of `second` counts with the probability of reaching it, p(a), and each "
