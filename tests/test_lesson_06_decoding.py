@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -21,6 +23,7 @@ from utils.exercises import lesson06
 from utils.plots import COLORS, OKABE_ITO, plot_beam_pruning
 
 NOTEBOOK = "06_sequence_scores.ipynb"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def namespace(model):
 # --- the exercises' helpers ----------------------------------------------------------------------
 
 
-# 3-token exhaustive searches cost about a second each: all six contexts for 1 and 2 tokens,
+# 3-token exhaustive searches cost about a second each: all seven contexts for 1 and 2 tokens,
 # three of them (a trap, a non-trap, one whose best ends in </s>) for 3.
 _SEARCHES = [(c, t) for c in lesson06.GREEDY_TRAP_CONTEXTS for t in (1, 2)] + [
     ("the teacher", 3),
@@ -385,3 +388,46 @@ def test_lesson_06_exercise_docstring_examples_run():
     result = doctest.testmod(lesson06, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4
     assert result.failed == 0
+
+
+def test_greedy_traps_messages_never_point_at_a_verdict():
+    # Red-team C1/C2: a message naming the wrong context lets check be hill-climbed, and a
+    # one-verdict slip must not be told it made a catalogued mistake.
+    reference = lesson06.greedy_traps_reference()
+    for context in reference:
+        answer = {**reference, context: not reference[context]}
+        message = utils.check("06.greedy_traps", answer).message
+        assert "some of the verdicts are wrong" in message
+        assert not any(f"'{name}'" in message for name in reference), message
+    # Every catalogued mistake is at least two verdicts away from the truth.
+    for search, against in (("greedy_2", "best_2"), ("greedy_sentence", "best")):
+        verdicts = lesson06._greedy_verdicts(search, against)
+        assert sum(verdicts[c] != reference[c] for c in reference) >= 2
+
+
+def test_the_notebook_lists_the_run_on_options_as_the_spec_has_them():
+    notebook = nbformat.read(ROOT / "solutions" / NOTEBOOK, as_version=4)
+    (cell,) = [c for c in notebook.cells if c.id == "ex-run-on-diagnosis"]
+
+    def plain(text):  # the notebook quotes code with backticks, the spec with quotes
+        return " ".join(text.translate({ord(q): None for q in "`'\""}).split())
+
+    for letter, option in lesson06.RUN_ON_OPTIONS.items():
+        assert f"({letter})** {plain(option)}" in plain(cell.source), letter
+
+
+def test_a_trap_that_hangs_on_tie_breaking_is_refused_both_ways():
+    # Red-team C3: tokens 1 and 2 tie at the first step; whichever the best path goes through,
+    # the verdict must not depend on which of the two the beam keeps.
+    third = np.full((3, 3, 3), 1 / 3)
+    through_2 = np.full((3, 3), 1 / 3)
+    through_2[2] = [0.0, 0.0, 1.0]
+    third_2 = third.copy()
+    third_2[2, 2] = [0.0, 0.0, 1.0]
+    through_1 = np.full((3, 3), 1 / 3)
+    through_1[1] = [0.0, 0.0, 1.0]
+    third_1 = third.copy()
+    third_1[1, 2] = [0.0, 0.0, 1.0]
+    first = np.array([0.5, 0.25, 0.25])
+    for tables in ((first, through_2, third_2), (first, through_1, third_1)):
+        assert lesson06.beam_trap_verdict(tables) is not None

@@ -401,8 +401,8 @@ WRONG = [
         "True and False swapped (True = greedy misses)",
         source="""
         greedy_traps = {
-            "the cat": True, "the bird": True, "the girl": True,
-            "the hen": False, "the cat sat": False, "the teacher": True,
+            "the cat": True, "the bird": True, "the girl": True, "the hen": False,
+            "the cat sat": False, "the teacher": True, "the bird sat": False,
         }
         """,
         diagnosis="every verdict is flipped",
@@ -431,8 +431,8 @@ WRONG = [
         "greedy's whole sentence against the best 3 tokens",
         source="""
         greedy_traps = {
-            "the cat": False, "the bird": False, "the girl": False,
-            "the hen": True, "the cat sat": False, "the teacher": False,
+            "the cat": False, "the bird": False, "the girl": False, "the hen": True,
+            "the cat sat": False, "the teacher": False, "the bird sat": False,
         }
         """,
         diagnosis="whole sentence",
@@ -441,10 +441,22 @@ WRONG = [
         "06.greedy_traps",
         "greedy is always best",
         source="""
-        contexts = ["the cat", "the bird", "the girl", "the hen", "the cat sat", "the teacher"]
-        greedy_traps = {context: True for context in contexts}
+        from utils.exercises.lesson06 import GREEDY_TRAP_CONTEXTS
+
+        greedy_traps = {context: True for context in GREEDY_TRAP_CONTEXTS}
         """,
         diagnosis="greedy is not always best",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "one context misjudged (a slip, not a catalogued mistake)",
+        source="""
+        greedy_traps = {
+            "the cat": False, "the bird": False, "the girl": False, "the hen": True,
+            "the cat sat": False, "the teacher": False, "the bird sat": True,
+        }
+        """,
+        diagnosis="some of the verdicts are wrong",
     ),
     Wrong(
         "06.greedy_traps",
@@ -554,6 +566,22 @@ WRONG = [
     ),
     Wrong(
         "06.sequence_entropy",
+        "the chain rule with rows averaged uniformly",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = np.asarray(p, dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(p > 0, -p * np.log(p), 0.0).sum(axis=-1)
+
+        def sequence_entropy(first, second, third):
+            return float(entropy(first) + entropy(second).mean() + entropy(third).mean())
+        """,
+        diagnosis="averaged the rows' entropies uniformly",
+    ),
+    Wrong(
+        "06.sequence_entropy",
         "adds every row's entropy without weights",
         source="""
         import numpy as np
@@ -633,6 +661,29 @@ WRONG = [
         beam_trap = (first, second, third)
         """,
         diagnosis="must sum to 1",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "the best path's first token ties with the beam's second: pruned only by tie order",
+        source="""
+        import numpy as np
+
+        first = np.array([0.5, 0.25, 0.25])
+        second = np.full((3, 3), 1 / 3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 1 / 3)
+        third[2, 2] = [0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="ties with the last prefix the beam keeps",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "a ragged table (a row too short)",
+        source="""
+        beam_trap = ([0.5, 0.5], [[0.5, 0.5], [1.0]], [[[0.5, 0.5]] * 2] * 2)
+        """,
+        diagnosis="ragged",
     ),
     Wrong(
         "06.beam_trap",
@@ -802,7 +853,8 @@ RIGHT = [
         source="""
         from utils.exercises.lesson06 import GREEDY_TRAP_CONTEXTS
 
-        greedy_traps = dict(zip(GREEDY_TRAP_CONTEXTS, [False, False, False, True, True, False]))
+        verdicts = [False, False, False, True, True, False, True]
+        greedy_traps = dict(zip(GREEDY_TRAP_CONTEXTS, verdicts, strict=True))
         """,
     ),
     Right(
@@ -814,6 +866,7 @@ RIGHT = [
         greedy_traps = {
             "the cat": np.False_, "the bird": np.False_, "the girl": np.False_,
             "the hen": np.True_, "the cat sat": np.True_, "the teacher": np.False_,
+            "the bird sat": np.True_,
         }
         """,
     ),

@@ -7,7 +7,7 @@
 * ``06.best_sequence``: the most likely three-token sequence of a tiny model,
   by scoring every sequence (the answer greedy decoding and beam search only
   approximate).
-* ``06.greedy_traps`` (reasoning): for each of six contexts of the tiny model,
+* ``06.greedy_traps`` (reasoning): for each of seven contexts of the tiny model,
   is greedy decoding's 3-token continuation the best one?
 * ``06.beam_trap`` (reasoning): tables of next-token distributions on which
   beam search of width 2 misses the best sequence; any such tables pass, verified
@@ -677,6 +677,8 @@ BEST_SEQUENCE = Exercise(
 
 # The contexts the lesson asks about, in its order: for each, is the continuation greedy
 # decoding writes in 3 tokens the best continuation of up to 3 tokens (by total score)?
+# Chosen so that every catalogued mistake gets at least two verdicts wrong: an answer one
+# verdict off is a slip, and is never told it made one of those mistakes.
 GREEDY_TRAP_CONTEXTS = (
     "the cat",
     "the bird",
@@ -684,6 +686,7 @@ GREEDY_TRAP_CONTEXTS = (
     "the hen",
     "the cat sat",
     "the teacher",
+    "the bird sat",
 )
 
 
@@ -757,7 +760,7 @@ def greedy_traps_reference() -> dict[str, bool]:
 def _greedy_traps_diagnose(case: Case, expected, got) -> str | None:
     if not isinstance(got, dict):
         return (
-            "answer with a dict that maps each of the six contexts (the strings in "
+            "answer with a dict that maps each of the seven contexts (the strings in "
             "GREEDY_TRAP_CONTEXTS) to True or False."
         )
     if set(got) != set(expected):
@@ -765,27 +768,39 @@ def _greedy_traps_diagnose(case: Case, expected, got) -> str | None:
     if not all(isinstance(value, (bool, np.bool_)) for value in got.values()):
         return "give each context True or False (a bool), not a number or a text."
     answer = {context: bool(value) for context, value in got.items()}
-    if answer == {context: not value for context, value in expected.items()}:
-        return (
+    mistakes = [
+        (
+            {context: not value for context, value in expected.items()},
             "every verdict is flipped: True means greedy's continuation IS the best one "
-            "(greedy is fine there), False means greedy misses it."
-        )
-    if answer == _greedy_verdicts("greedy_2", "best_2"):
-        return (
+            "(greedy is fine there), False means greedy misses it.",
+        ),
+        (
+            _greedy_verdicts("greedy_2", "best_2"),
             "those are the verdicts for 2-token continuations; the question is about 3 "
-            "tokens, and a third token can change which start is best."
-        )
-    if answer == _greedy_verdicts("greedy_sentence", "best"):
-        return (
+            "tokens, and a third token can change which start is best.",
+        ),
+        (
+            _greedy_verdicts("greedy_sentence", "best"),
             "you compared greedy's whole sentence with the best 3-token continuation; let "
-            "greedy write 3 tokens too (max_new_tokens=3), so both answer the same question."
-        )
-    if all(answer.values()):
-        return (
+            "greedy write 3 tokens too (max_new_tokens=3), so both answer the same question.",
+        ),
+        (
+            dict.fromkeys(expected, True),
             "greedy is not always best: it picks the likeliest token at each step, and a "
-            "less likely first token can start a likelier continuation."
-        )
-    return None
+            "less likely first token can start a likelier continuation.",
+        ),
+    ]
+    for verdicts, message in mistakes:
+        # A mistake one verdict away from the truth cannot be told from a slip: never named.
+        wrong = sum(verdicts[context] != expected[context] for context in expected)
+        if answer == verdicts and wrong >= 2:
+            return message
+    # Say neither which verdicts are wrong nor how many: the answer is six bits, and a
+    # message that points at them would let check do the reasoning.
+    return (
+        "some of the verdicts are wrong. For each context, compare the tokens greedy "
+        "decoding writes in 3 tokens with those of the best continuation of up to 3 tokens."
+    )
 
 
 GREEDY_TRAPS = Exercise(
@@ -813,7 +828,7 @@ RUN_ON_OPTIONS = {
     "so a longer sentence gets a larger score",
     "b": "the score is a negative sum divided by length ** 2: the sum grows about linearly "
     "with the length, so the quotient moves towards 0 (gets better) as the text grows, and "
-    "adding one more likely clause always pays",
+    "one more clause of ordinary tokens raises the score",
     "c": "with a length penalty the model itself gives 'and' a higher probability than "
     "'</s>', so the beams keep going",
     "d": "length_penalty=2 is the mean log-probability per token, and long texts have the "
@@ -860,8 +875,9 @@ RUN_ON_DIAGNOSIS = Exercise(
     hints=(
         "Write the normalized score of a sentence of T tokens whose tokens each cost "
         "about c nats: the sum is about -c T. What does dividing it by T ** 2 give?",
-        "A score of about -c / T rises towards 0 as T grows; ask which option describes "
-        "that, and which ones describe things the length penalty never does.",
+        "Compare how -c T / T ** alpha changes with T for alpha = 0, 1 and 2. Then, for each "
+        "option, ask whether it describes something the length penalty does at all: it "
+        "only rescales finished beams' scores.",
     ),
 )
 
@@ -983,6 +999,16 @@ def _entropy_diagnose(case: Case, expected, got) -> str | None:
             "random too, and their uncertainty adds to the sequence's.",
         ),
         (
+            float(
+                _entropy_of_rows(first)
+                + _entropy_of_rows(second).mean()
+                + _entropy_of_rows(third).mean()
+            ),
+            "you averaged the rows' entropies uniformly (the chain rule without weights): "
+            "each row of `second` counts with the probability of its context, p(a), and "
+            "each row of `third` with p(a, b).",
+        ),
+        (
             unweighted,
             "you added the entropies of every row of the tables without weighting them: "
             "each row of `second` counts with the probability of reaching it, p(a), and each "
@@ -1072,7 +1098,13 @@ def _trap_tables(value):
         return f"beam_trap must be a tuple (first, second, third) of three tables; got {what}."
     tables = []
     for name, table, ndim in zip(("first", "second", "third"), value, (1, 2, 3), strict=True):
-        shape = np.shape(table) if isinstance(table, (np.ndarray, list, tuple)) else None
+        try:
+            shape = np.shape(table) if isinstance(table, (np.ndarray, list, tuple)) else None
+        except ValueError:  # nested lists of different lengths
+            return (
+                f"{name} is ragged: its rows have different lengths. Every row needs one "
+                "probability per token of the vocabulary."
+            )
         if shape is None or len(shape) != ndim:
             return (
                 f"{name} must be a {ndim}-D table of probabilities; got "
@@ -1109,6 +1141,28 @@ def _trap_tables(value):
     return tables
 
 
+def _pruned_by_a_tie(tables, best: tuple, exact) -> str | None:
+    """A message when the best sequence's prefix left the beam only by tie-breaking."""
+    model = TableModel(*tables)
+    steps = sequences.beam_search_steps(
+        model, np.zeros(1, dtype=np.int64), beam_width=2, max_new_tokens=3, length_penalty=0.0
+    )
+    totals = np.cumsum(exact.token_log_probs)
+    for depth, step in enumerate(steps, start=1):
+        kept = {tuple(int(t) for t in h.token_ids): h.log_prob for h in step.beams}
+        if depth == 3 or best[:depth] in kept:
+            continue
+        lowest = min(kept.values())
+        if abs(totals[depth - 1] - lowest) <= 1e-9 * max(1.0, abs(lowest)):
+            return (
+                f"at step {depth} the best sequence's start {best[:depth]} ties with the last "
+                "prefix the beam keeps: whether it is pruned depends only on how ties are "
+                "broken. Make it strictly less likely than the prefixes the beam keeps."
+            )
+        return None
+    return None
+
+
 def beam_trap_verdict(value) -> str | None:
     """None when beam search of width 2 misses the best sequence of the tables in `value`.
 
@@ -1122,6 +1176,9 @@ def beam_trap_verdict(value) -> str | None:
     found = tuple(int(t) for t in beam.token_ids)
     best = tuple(int(t) for t in exact.token_ids)
     if found != best and exact.log_prob > beam.log_prob + 1e-9:
+        tie = _pruned_by_a_tie(tables, best, exact)
+        if tie is not None:
+            return tie
         return None
     if found != best:
         return (
@@ -1133,7 +1190,7 @@ def beam_trap_verdict(value) -> str | None:
     if greedy != best:
         return (
             f"greedy decoding misses the best sequence {best} here (it writes {greedy}), but a "
-            "beam of width 2 keeps the two likeliest first tokens and finds it. The best "
+            "beam of width 2, which keeps two prefixes at every step, finds it. The best "
             "sequence must start where the beam does not look: with a prefix that ranks "
             "third or lower at some step."
         )
@@ -1165,9 +1222,9 @@ BEAM_TRAP = Exercise(
     hints=(
         "A beam of width 2 never extends a prefix that ranks third or lower at a step, "
         "however good its continuation would be.",
-        "Give the first step three tokens; let the least likely of them be followed by "
-        "near-certain next tokens, while the two likelier ones are followed by spread-out "
-        "distributions. Then compare the products.",
+        "Ask what a dropped prefix's continuation would need for its whole sequence to beat "
+        "every sequence the beam can still reach, and write tables where it has that; "
+        "compare products of the steps, not single steps.",
     ),
 )
 
