@@ -264,7 +264,11 @@ def test_plot_beam_pruning_shows_where_the_best_sequence_was_lost(model):
     ]
     assert len(dashed) == 3  # prefix -> sang -> loudly -> </s>
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
-    assert legend[-1] == "best sequence (exhaustive search)"
+    assert legend[-2:] == ["never a candidate", "best sequence (exhaustive search)"]
+    # Never-candidate nodes are not drawn as pruned ones (red-team C8): white, dashed.
+    box = _boxes(figure)[f"{words[0]}\n{totals[0]:.2f}\n(not ranked)"]
+    assert box.get_facecolor()[:3] == pytest.approx((1.0, 1.0, 1.0))
+    assert box.get_linestyle() == "--"
 
 
 def test_plot_beam_pruning_marks_a_best_path_the_beam_kept(model):

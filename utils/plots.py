@@ -581,6 +581,7 @@ _BEAM_FATES = {
     "eos": ("ended with </s>", COLORS["finished"], "white"),
     "limit": ("stopped at the length limit", COLORS["limit"], "white"),
     "pruned": ("pruned", COLORS["removed"], "black"),
+    "unranked": ("never a candidate", "white", "black"),
 }
 
 
@@ -603,9 +604,9 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
     ended with ``</s>``, stopped at the length limit (no ``</s>``) or pruned.
     `best` (a `Hypothesis`, e.g. from `sequences.exhaustive_search`) draws
     the best sequence's path with dashed orange edges; where that path is not
-    among a step's candidates, its node is added below the column ("not
-    ranked" where the beam lost it, "never reached" after that), so the reader
-    sees where the search dropped it.
+    among a step's candidates, its node is added below the column in a dashed
+    white box, "never a candidate" ("not ranked" where the beam lost it, "never
+    reached" after that), so the reader sees where the search dropped it.
 
     >>> from utils import lm, sequences
     >>> model = lm.load()
@@ -642,6 +643,7 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
     )
     top = (rows - 1) / 2
     lost = False  # has the best sequence's path already left the beam?
+    unranked_drawn = False
     for depth, step in enumerate(steps, start=1):
         nodes = [
             (
@@ -654,6 +656,7 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
         on_best = best_ids[:depth] if depth <= len(best_ids) else None
         if on_best is not None and all(key != on_best for key, _, _ in nodes):
             nodes.append((on_best, float(best_totals[depth - 1]), "unranked"))
+            unranked_drawn = True
         for rank, (key, total, fate) in enumerate(nodes):
             y = top - rank if fate != "unranked" else -top
             position[key] = (float(depth), y)
@@ -668,7 +671,7 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
                     linestyle="--" if is_best else "-",
                     linewidth=2.5 if is_best else 0.8,
                 )
-            _, face, ink = _BEAM_FATES["pruned" if fate == "unranked" else fate]
+            _, face, ink = _BEAM_FATES[fate]
             word = str(vocab[key[-1]])
             note = ""
             if fate == "unranked":
@@ -697,8 +700,14 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
     ax.set_xlim(-0.6, len(steps) + 0.6)
     ax.set_ylim(-rows / 2 - 0.1, rows / 2 + 0.1)
     handles = [
-        Patch(facecolor=face, edgecolor="#333333", label=label)
-        for label, face, _ in _BEAM_FATES.values()
+        Patch(
+            facecolor=face,
+            edgecolor="#333333",
+            linestyle="--" if fate == "unranked" else "-",
+            label=label,
+        )
+        for fate, (label, face, _) in _BEAM_FATES.items()
+        if fate != "unranked" or unranked_drawn
     ]
     if best is not None:
         handles.append(
@@ -716,7 +725,7 @@ def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> Cour
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
         frameon=False,
-        ncols=min(len(handles), 5),
+        ncols=min(len(handles), 6),
     )
     ax.set_title(title or "beam search: token and cumulative log-probability, by step", fontsize=10)
     return figure
