@@ -591,6 +591,8 @@ def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> _Verdict:
         )
     if outcome.status == "error":
         return _Verdict("error", outcome.error + _explain_broadcast(outcome.error))
+    if exercise.accepts is not None:
+        return _accepted(exercise, outcome)
     subject = "the result" if exercise.kind == "function" else exercise.answer_name
     expected = _reference_value(exercise, case)
     problem = _difference(
@@ -617,6 +619,25 @@ def _judge(exercise: Exercise, case: Case, outcome: CaseOutcome) -> _Verdict:
         return _Verdict("passed", "")
     message = _with_warning(problem[1], outcome)
     return _Verdict("failed", message, specific, plain, candidates, diagnosed)
+
+
+def _accepted(exercise: Exercise, outcome: CaseOutcome) -> _Verdict:
+    """The verdict of the spec's own `accepts` on a value answer (many right answers)."""
+    if outcome.value is None and outcome.value_type != "NoneType":
+        return _Verdict(
+            "failed",
+            f"{exercise.answer_name} is {_describe(outcome.value, outcome.value_type)}; "
+            "expected plain data (numbers, arrays, lists, tuples, dicts).",
+        )
+    try:
+        problem = exercise.accepts(outcome.value)
+    except Exception as error:  # data the verifier cannot read: a failed answer, said plainly
+        problem = f"{exercise.answer_name} could not be checked: {type(error).__name__}: {error}"
+    if problem is None:
+        return _Verdict("passed", "")
+    if not isinstance(problem, str) or not problem:
+        raise TypeError(f"{exercise.id}: accepts must return None or a message (str).")
+    return _Verdict("failed", _with_warning(problem, outcome), problem, problem, (problem,), True)
 
 
 def _with_warning(message: str, outcome: CaseOutcome) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "figure_png",
     "moving_artists",
     "new_figure",
+    "plot_beam_pruning",
     "plot_beam_tree",
     "plot_comparison",
     "plot_distribution",
@@ -487,7 +488,9 @@ def plot_beam_tree(
     objects with `.candidates`, `.beams` and `.finished` lists of hypotheses
     having `.token_ids` and `.log_prob`). Each step's candidates are drawn
     best first, labelled with their token and cumulative log-probability:
-    blue = kept as a live beam, green = finished, grey = dropped. The greedy
+    blue = kept as a live beam, green = ended with ``</s>``, purple = stopped at
+    the length limit (no ``</s>``: `Hypothesis.finished` is False), grey =
+    dropped. The greedy
     path (`greedy_token_ids`) is drawn with thick vermillion edges.
 
     >>> from utils import lm, sequences
@@ -519,7 +522,8 @@ def plot_beam_tree(
     )
     for depth, step in enumerate(steps, start=1):
         live = {tuple(int(t) for t in h.token_ids) for h in step.beams}
-        done = {tuple(int(t) for t in h.token_ids) for h in step.finished}
+        done = {tuple(int(t) for t in h.token_ids) for h in step.finished if h.finished}
+        cut_off = {tuple(int(t) for t in h.token_ids) for h in step.finished if not h.finished}
         count = len(step.candidates)
         for rank, hypothesis in enumerate(step.candidates):
             key = tuple(int(t) for t in hypothesis.token_ids)
@@ -530,6 +534,8 @@ def plot_beam_tree(
                 if key in live
                 else COLORS["finished"]
                 if key in done
+                else COLORS["limit"]
+                if key in cut_off
                 else COLORS["removed"]
             )
             on_greedy = len(key) <= len(greedy) and key == greedy[: len(key)]
@@ -549,7 +555,7 @@ def plot_beam_tree(
                 ha="center",
                 va="center",
                 fontsize=8,
-                color="white" if key in live or key in done else "black",
+                color="white" if key in live or key in done or key in cut_off else "black",
                 bbox={
                     "facecolor": status_color,
                     "edgecolor": COLORS["greedy"] if on_greedy else "#333333",
@@ -562,11 +568,12 @@ def plot_beam_tree(
     ax.set_ylim(-rows / 2 - 0.2, rows / 2 + 0.2)
     handles = [
         Patch(facecolor=COLORS["kept"], label="kept beam"),
-        Patch(facecolor=COLORS["finished"], label="finished"),
+        Patch(facecolor=COLORS["finished"], label="ended with </s>"),
+        Patch(facecolor=COLORS["limit"], label="length limit"),
         Patch(facecolor=COLORS["removed"], label="dropped"),
         Patch(facecolor="white", edgecolor=COLORS["greedy"], linewidth=2, label="greedy path"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=False, ncols=4)
+    ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=False, ncols=5)
     ax.set_title(title or "beam search: token and cumulative log-probability", fontsize=10)
     return figure
 
@@ -911,4 +918,160 @@ def plot_temperature_search(temperatures, criteria, *, title=None) -> CourseFigu
         ax.set_ylabel(name)
     if title:
         figure.suptitle(title, fontsize=11)
+
+
+# --- lesson 06 (sequence scores): beam search with its pruned branches ---------------------------
+# The four fates of a candidate in one step of beam search, and how each is drawn.
+_BEAM_FATES = {
+    "kept": ("kept beam", COLORS["kept"], "white"),
+    "eos": ("ended with </s>", COLORS["finished"], "white"),
+    "limit": ("stopped at the length limit", COLORS["limit"], "white"),
+    "pruned": ("pruned", COLORS["removed"], "black"),
+    "unranked": ("never a candidate", "white", "black"),
+}
+
+
+def _beam_fate(key: tuple, step) -> str:
+    if any(tuple(int(t) for t in h.token_ids) == key for h in step.beams):
+        return "kept"
+    for hypothesis in step.finished:
+        if tuple(int(t) for t in hypothesis.token_ids) == key:
+            return "eos" if hypothesis.finished else "limit"
+    return "pruned"
+
+
+def plot_beam_pruning(steps, *, vocab, prefix="", best=None, title=None) -> CourseFigure:
+    """A static beam-search tree: what each step kept, finished and pruned.
+
+    `steps`: the `BeamStep`s of `utils.sequences.beam_search_steps`. Each
+    column is one step's ranked candidates (the best 2 * beam_width
+    extensions, best at the top), each labelled with its token and
+    cumulative log-probability and coloured by its fate: kept as a live beam,
+    ended with ``</s>``, stopped at the length limit (no ``</s>``) or pruned.
+    `best` (a `Hypothesis`, e.g. from `sequences.exhaustive_search`) draws
+    the best sequence's path with dashed orange edges; where that path is not
+    among a step's candidates, its node is added below the column in a dashed
+    white box, "never a candidate" ("not ranked" where the beam lost it, "never
+    reached" after that), so the reader sees where the search dropped it.
+
+    >>> from utils import lm, sequences
+    >>> model = lm.load()
+    >>> steps = list(sequences.beam_search_steps(model, "the cat", beam_width=2, max_new_tokens=2))
+    >>> plot_beam_pruning(steps, vocab=model.vocab, prefix="the cat")
+    <CourseFigure size 750x368 with 1 Axes>
+    """
+    steps = list(steps)
+    if not steps:
+        raise ValueError("steps is empty; pass the steps of sequences.beam_search_steps(...).")
+    for step in steps:
+        if not all(hasattr(step, name) for name in ("candidates", "beams", "finished")):
+            raise TypeError(
+                "steps must be BeamStep objects (with candidates, beams and finished), "
+                f"got {type(step).__name__}."
+            )
+    best_ids = tuple(int(t) for t in best.token_ids) if best is not None else ()
+    best_totals = np.cumsum(best.token_log_probs) if best is not None else np.zeros(0)
+    rows = max(len(step.candidates) for step in steps) + (1 if best is not None else 0)
+    figure = new_figure(max(7.0, 1.2 + 2.1 * (len(steps) + 1)), max(3.3, 0.62 * rows + 1.2))
+    ax = figure.subplots()
+    ax.set_axis_off()
+    box = {"boxstyle": "round", "linewidth": 0.6, "edgecolor": "#333333"}
+    position = {(): (0.0, 0.0)}
+    ax.text(
+        0,
+        0,
+        prefix or "prefix",
+        ha="center",
+        va="center",
+        fontsize=9,
+        bbox={**box, "facecolor": "white"},
+        zorder=3,
+    )
+    top = (rows - 1) / 2
+    lost = False  # has the best sequence's path already left the beam?
+    unranked_drawn = False
+    for depth, step in enumerate(steps, start=1):
+        nodes = [
+            (
+                tuple(int(t) for t in h.token_ids),
+                float(h.log_prob),
+                _beam_fate(tuple(int(t) for t in h.token_ids), step),
+            )
+            for h in step.candidates
+        ]
+        on_best = best_ids[:depth] if depth <= len(best_ids) else None
+        if on_best is not None and all(key != on_best for key, _, _ in nodes):
+            nodes.append((on_best, float(best_totals[depth - 1]), "unranked"))
+            unranked_drawn = True
+        for rank, (key, total, fate) in enumerate(nodes):
+            y = top - rank if fate != "unranked" else -top
+            position[key] = (float(depth), y)
+            is_best = on_best is not None and key == on_best
+            parent = position.get(key[:-1])
+            if parent is not None:
+                ax.plot(
+                    [parent[0], depth],
+                    [parent[1], y],
+                    zorder=1,
+                    color=OKABE_ITO["orange"] if is_best else "#777777",
+                    linestyle="--" if is_best else "-",
+                    linewidth=2.5 if is_best else 0.8,
+                )
+            _, face, ink = _BEAM_FATES[fate]
+            word = str(vocab[key[-1]])
+            note = ""
+            if fate == "unranked":
+                note = "\n(never reached)" if lost else "\n(not ranked)"
+            ax.text(
+                depth,
+                y,
+                f"{word}\n{total:.2f}{note}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=ink,
+                zorder=3,
+                bbox={
+                    **box,
+                    "facecolor": face,
+                    "edgecolor": OKABE_ITO["orange"] if is_best else "#333333",
+                    "linewidth": 2.0 if is_best else 0.6,
+                    "linestyle": "--" if fate == "unranked" else "-",
+                },
+            )
+        if on_best is not None and (
+            nodes[-1][2] == "unranked" or _beam_fate(on_best, step) == "pruned"
+        ):
+            lost = True
+    ax.set_xlim(-0.6, len(steps) + 0.6)
+    ax.set_ylim(-rows / 2 - 0.1, rows / 2 + 0.1)
+    handles = [
+        Patch(
+            facecolor=face,
+            edgecolor="#333333",
+            linestyle="--" if fate == "unranked" else "-",
+            label=label,
+        )
+        for fate, (label, face, _) in _BEAM_FATES.items()
+        if fate != "unranked" or unranked_drawn
+    ]
+    if best is not None:
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor=OKABE_ITO["orange"],
+                linewidth=2,
+                linestyle="--",
+                label="best sequence (exhaustive search)",
+            )
+        )
+    ax.legend(
+        handles=handles,
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        frameon=False,
+        ncols=min(len(handles), 6),
+    )
+    ax.set_title(title or "beam search: token and cumulative log-probability, by step", fontsize=10)
     return figure

@@ -395,6 +395,317 @@ WRONG = [
         """,
         diagnosis=None,
     ),
+    # --- 06.greedy_traps ------------------------------------------------------------------------
+    Wrong(
+        "06.greedy_traps",
+        "True and False swapped (True = greedy misses)",
+        source="""
+        greedy_traps = {
+            "the cat": True, "the bird": True, "the girl": True, "the hen": False,
+            "the cat sat": False, "the teacher": True, "the bird sat": False,
+        }
+        """,
+        diagnosis="every verdict is flipped",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "compared 2-token continuations",
+        source="""
+        import numpy as np
+        from utils import lm, sequences
+        from utils.exercises.lesson06 import GREEDY_TRAP_CONTEXTS
+
+        model = lm.load()
+        greedy_traps = {}
+        for context in GREEDY_TRAP_CONTEXTS:
+            greedy = sequences.greedy_decode(model, context, 2)
+            best = sequences.exhaustive_search(
+                model, context, max_new_tokens=2, length_penalty=0.0, top=1
+            )[0]
+            greedy_traps[context] = bool(np.array_equal(greedy.token_ids, best.token_ids))
+        """,
+        diagnosis="2-token continuations",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "greedy's whole sentence against the best 3 tokens",
+        source="""
+        greedy_traps = {
+            "the cat": False, "the bird": False, "the girl": False, "the hen": True,
+            "the cat sat": False, "the teacher": False, "the bird sat": False,
+        }
+        """,
+        diagnosis="whole sentence",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "greedy is always best",
+        source="""
+        from utils.exercises.lesson06 import GREEDY_TRAP_CONTEXTS
+
+        greedy_traps = {context: True for context in GREEDY_TRAP_CONTEXTS}
+        """,
+        diagnosis="greedy is not always best",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "one context misjudged (a slip, not a catalogued mistake)",
+        source="""
+        greedy_traps = {
+            "the cat": False, "the bird": False, "the girl": False, "the hen": True,
+            "the cat sat": False, "the teacher": False, "the bird sat": True,
+        }
+        """,
+        diagnosis="some of the verdicts are wrong",
+    ),
+    Wrong(
+        "06.greedy_traps",
+        "a list of the contexts where greedy misses",
+        source="""
+        greedy_traps = ["the cat", "the bird", "the girl", "the teacher"]
+        """,
+        diagnosis="expected a dict",
+    ),
+    # --- 06.run_on_diagnosis --------------------------------------------------------------------
+    Wrong("06.run_on_diagnosis", "multiplies", 'run_on_diagnosis = "a"', "not (a)"),
+    Wrong("06.run_on_diagnosis", "the model changes", 'run_on_diagnosis = "c"', "not (c)"),
+    Wrong("06.run_on_diagnosis", "the mean per token", 'run_on_diagnosis = "d"', "not (d)"),
+    Wrong("06.run_on_diagnosis", "</s> removed", 'run_on_diagnosis = "e"', "not (e)"),
+    Wrong(
+        "06.run_on_diagnosis",
+        "the letter in parentheses",
+        'run_on_diagnosis = "(b)"',
+        "letter alone",
+    ),
+    # --- 06.sequence_entropy --------------------------------------------------------------------
+    Wrong(
+        "06.sequence_entropy",
+        "log2 (bits)",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            p = joint[joint > 0]
+            return float(-(p * np.log2(p)).sum())
+        """,
+        diagnosis="in bits",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "sign flipped",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            p = joint[joint > 0]
+            return float((p * np.log(p)).sum())
+        """,
+        diagnosis="sign is flipped",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "0 log 0 gives NaN",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-(joint * np.log(joint)).sum())
+        """,
+        diagnosis="0 * log 0",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "the surprise of the mode",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-np.log(joint.max()))
+        """,
+        diagnosis="most likely sequence (the mode)",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "unweighted mean of -log p",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-np.log(joint[joint > 0]).mean())
+        """,
+        diagnosis="as if each were equally likely",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "sum of -log p without weights",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(-np.log(joint[joint > 0]).sum())
+        """,
+        diagnosis="you added -log p over all sequences",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "the first step's entropy only",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            p = first[first > 0]
+            return float(-(p * np.log(p)).sum())
+        """,
+        diagnosis="entropy of the first step only",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "the chain rule with rows averaged uniformly",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = np.asarray(p, dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(p > 0, -p * np.log(p), 0.0).sum(axis=-1)
+
+        def sequence_entropy(first, second, third):
+            return float(entropy(first) + entropy(second).mean() + entropy(third).mean())
+        """,
+        diagnosis="averaged the rows' entropies uniformly",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "adds every row's entropy without weights",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = p[p > 0]
+            return -(p * np.log(p)).sum()
+
+        def sequence_entropy(first, second, third):
+            total = entropy(first)
+            total += sum(entropy(row) for row in second)
+            total += sum(entropy(row) for rows in third for row in rows)
+            return float(total)
+        """,
+        diagnosis="without weighting them",
+    ),
+    Wrong(
+        "06.sequence_entropy",
+        "entropies along the greedy path",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = p[p > 0]
+            return -(p * np.log(p)).sum()
+
+        def sequence_entropy(first, second, third):
+            a = int(np.argmax(first))
+            b = int(np.argmax(second[a]))
+            return float(entropy(first) + entropy(second[a]) + entropy(third[a, b]))
+        """,
+        diagnosis="greedy path only",
+    ),
+    # --- 06.beam_trap ---------------------------------------------------------------------------
+    Wrong(
+        "06.beam_trap",
+        "a table where greedy misses (the lesson's example): beam 2 finds the best",
+        source="""
+        import numpy as np
+
+        first = np.array([0.5, 0.4, 0.1])
+        second = np.array([[0.4, 0.3, 0.3], [0.05, 0.9, 0.05], [0.2, 0.3, 0.5]])
+        third = np.full((3, 3, 3), 1 / 3)
+        third[0, 0] = [0.6, 0.2, 0.2]
+        third[1, 1] = [0.1, 0.1, 0.8]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="greedy decoding misses the best sequence",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "the best path starts with the third token, but is not good enough",
+        source="""
+        import numpy as np
+
+        first = np.array([0.5, 0.3, 0.2])
+        second = np.full((3, 3), 1 / 3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 1 / 3)
+        third[0, 0] = [1.0, 0.0, 0.0]
+        second[0] = [1.0, 0.0, 0.0]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="a beam of width 2 finds the best sequence",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "rows that do not sum to 1",
+        source="""
+        import numpy as np
+
+        first = np.array([0.4, 0.35, 0.25])
+        second = np.full((3, 3), 0.3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 0.3)
+        third[2, 2] = [0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="must sum to 1",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "the best path's first token ties with the beam's second: pruned only by tie order",
+        source="""
+        import numpy as np
+
+        first = np.array([0.5, 0.25, 0.25])
+        second = np.full((3, 3), 1 / 3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 1 / 3)
+        third[2, 2] = [0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
+        """,
+        diagnosis="ties with the last prefix the beam keeps",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "a ragged table (a row too short)",
+        source="""
+        beam_trap = ([0.5, 0.5], [[0.5, 0.5], [1.0]], [[[0.5, 0.5]] * 2] * 2)
+        """,
+        diagnosis="ragged",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "only two tables",
+        source="""
+        import numpy as np
+
+        beam_trap = (np.array([0.5, 0.5]), np.full((2, 2), 0.5))
+        """,
+        diagnosis="three tables",
+    ),
+    Wrong(
+        "06.beam_trap",
+        "one distribution per step instead of one per context",
+        source="""
+        import numpy as np
+
+        first = np.array([0.4, 0.35, 0.25])
+        beam_trap = (first, np.array([0.2, 0.2, 0.6]), np.array([0.1, 0.1, 0.8]))
+        """,
+        diagnosis="2-D table",
+    ),
 ]
 
 WRONG.append(
@@ -529,6 +840,136 @@ RIGHT = [
                         if score > best_score:
                             best, best_score = [a, b, c], score
             return np.array(best), best_score
+        """,
+    ),
+    # --- 06.greedy_traps ------------------------------------------------------------------------
+    # (Computing the verdicts with greedy_decode and exhaustive_search, as the solution does,
+    # takes about 6 s, 20 s on a loaded machine: tests/test_lessons_06_08.py runs the notebook's
+    # own answer cell through check, and tests/test_lesson_06_decoding.py checks the reference
+    # against those functions.)
+    Right(
+        "06.greedy_traps",
+        "the verdicts zipped onto the contexts",
+        source="""
+        from utils.exercises.lesson06 import GREEDY_TRAP_CONTEXTS
+
+        verdicts = [False, False, False, True, True, False, True]
+        greedy_traps = dict(zip(GREEDY_TRAP_CONTEXTS, verdicts, strict=True))
+        """,
+    ),
+    Right(
+        "06.greedy_traps",
+        "typed by hand with NumPy booleans",
+        source="""
+        import numpy as np
+
+        greedy_traps = {
+            "the cat": np.False_, "the bird": np.False_, "the girl": np.False_,
+            "the hen": np.True_, "the cat sat": np.True_, "the teacher": np.False_,
+            "the bird sat": np.True_,
+        }
+        """,
+    ),
+    # --- 06.run_on_diagnosis --------------------------------------------------------------------
+    Right("06.run_on_diagnosis", "the letter", 'run_on_diagnosis = "b"'),
+    Right("06.run_on_diagnosis", "the letter in capitals with spaces", 'run_on_diagnosis = " B "'),
+    # --- 06.sequence_entropy --------------------------------------------------------------------
+    Right(
+        "06.sequence_entropy",
+        "the joint table, 0 log 0 left out with np.where",
+        source="""
+        import numpy as np
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return float(np.where(joint > 0, -joint * np.log(joint), 0.0).sum())
+        """,
+    ),
+    Right(
+        "06.sequence_entropy",
+        "the chain rule: each step's entropy weighted by the probability of its context",
+        source="""
+        import numpy as np
+
+        def entropy(p):
+            p = np.asarray(p, dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(p > 0, -p * np.log(p), 0.0).sum(axis=-1)
+
+        def sequence_entropy(first, second, third):
+            pair = first[:, None] * second
+            return float(entropy(first) + first @ entropy(second) + (pair * entropy(third)).sum())
+        """,
+    ),
+    Right(
+        "06.sequence_entropy",
+        "scipy.stats.entropy of the flattened joint table",
+        source="""
+        from scipy.stats import entropy
+
+        def sequence_entropy(first, second, third):
+            joint = first[:, None, None] * second[:, :, None] * third
+            return float(entropy(joint.ravel()))
+        """,
+    ),
+    Right(
+        "06.sequence_entropy",
+        "three loops with math.log",
+        source="""
+        import math
+
+        def sequence_entropy(first, second, third):
+            total = 0.0
+            n = len(first)
+            for a in range(n):
+                for b in range(n):
+                    for c in range(n):
+                        p = first[a] * second[a][b] * third[a][b][c]
+                        if p > 0:
+                            total -= p * math.log(p)
+            return total
+        """,
+    ),
+    # --- 06.beam_trap ---------------------------------------------------------------------------
+    Right(
+        "06.beam_trap",
+        "the third first token leads to certain next tokens",
+        source="""
+        import numpy as np
+
+        first = np.array([0.4, 0.35, 0.25])
+        second = np.full((3, 3), 1 / 3)
+        second[2] = [0.0, 0.0, 1.0]
+        third = np.full((3, 3, 3), 1 / 3)
+        third[2, 2] = [0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
+        """,
+    ),
+    Right(
+        "06.beam_trap",
+        "two tokens: the miss happens at the second step (nested lists)",
+        source="""
+        # Step 1 keeps both tokens; at step 2 the prefix (1, 1) ranks third of four,
+        # yet its certain last token beats every continuation of the two kept prefixes.
+        first = [0.5, 0.5]
+        second = [[0.55, 0.45], [0.6, 0.4]]
+        third = [[[0.5, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.0, 1.0]]]
+        beam_trap = (first, second, third)
+        """,
+    ),
+    Right(
+        "06.beam_trap",
+        "four tokens in float32",
+        source="""
+        import numpy as np
+
+        first = np.array([0.3, 0.3, 0.2, 0.2], dtype=np.float32)
+        second = np.full((4, 4), 0.25, dtype=np.float32)
+        second[3] = [0.0, 0.0, 0.0, 1.0]
+        third = np.full((4, 4, 4), 0.25, dtype=np.float32)
+        third[3, 3] = [0.0, 0.0, 0.0, 1.0]
+        beam_trap = (first, second, third)
         """,
     ),
 ]

@@ -88,6 +88,16 @@ class Exercise:
     output differs from the reference on a case: a mistake that would fail a
     case the answer passes is not named either.
 
+    `accepts(value)` (value exercises only) replaces the comparison with
+    `reference()` when many answers are right (any table on which beam search
+    misses the best sequence, any p for which top-p keeps k tokens): it gets
+    the answer as plain data (decoded by the grader's parent, never run in
+    the learner's process for the grade) and returns None when the answer is
+    right, else the message that says what is wrong. It must bound what it
+    reads (types, shapes, sizes) before it computes anything, since a hostile
+    answer can be any plain data; an exception it raises fails the answer
+    with its text. `reference()` stays one right answer (the solution's).
+
     `hints` are one to three tiers, from the idea ("only differences of
     scores matter") to the approach ("subtract each row's maximum before
     exponentiating"), never the code line. `check` shows the first after a
@@ -114,6 +124,7 @@ class Exercise:
     axis_of_reference: int | None = None
     consistent_diagnosis: bool = False
     differing_mistakes: Callable | None = None
+    accepts: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
@@ -158,6 +169,14 @@ class Exercise:
             raise ValueError(f"{self.id}: rtol and atol must be >= 0.")
         if self.input_scale is not None and not callable(self.input_scale):
             raise TypeError(f"{self.id}: input_scale must be a function of a Case or None.")
+        if self.accepts is not None:
+            if not callable(self.accepts):
+                raise TypeError(f"{self.id}: accepts must be a function of the answer or None.")
+            if self.kind != "value":
+                raise ValueError(
+                    f"{self.id}: accepts judges a value exercise's answer; a function "
+                    "exercise is compared with its reference on each case."
+                )
         if self.axis_of_reference is not None and not isinstance(self.axis_of_reference, int):
             raise TypeError(f"{self.id}: axis_of_reference must be an int axis or None.")
         self._set_hints()

@@ -7,6 +7,16 @@
 * ``06.best_sequence``: the most likely three-token sequence of a tiny model,
   by scoring every sequence (the answer greedy decoding and beam search only
   approximate).
+* ``06.greedy_traps`` (reasoning): for each of seven contexts of the tiny model,
+  is greedy decoding's 3-token continuation the best one?
+* ``06.beam_trap`` (reasoning): tables of next-token distributions on which
+  beam search of width 2 misses the best sequence; any such tables pass, verified
+  with the course's beam search and exhaustive search (`Exercise.accepts`).
+* ``06.run_on_diagnosis`` (reasoning): why a length penalty of 2 prefers
+  run-on text, as a choice among labelled diagnoses.
+* ``06.sequence_entropy``: the entropy of a three-token model's distribution
+  over sequences: the mean surprise of a sampled sequence, which the mode's
+  surprise is far below.
 
 Convention for ``06.sequence_log_prob``: ``logits[t]`` are the scores of the
 token at position ``t`` (already aligned with ``token_ids[t]``; a causal LM's
@@ -16,25 +26,35 @@ raw output would first be shifted by one position).
 >>> from utils.exercises import get
 >>> logits = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 >>> round(get("06.sequence_log_prob").reference(logits, np.array([0, 2])), 4)
--1.5057
+-1.5062
 """
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 
-from utils import sequences
-from utils.exercises._matching import first_matching_mistake, values_match
+from utils import lm, sequences
+from utils.exercises._matching import as_float64, first_matching_mistake, values_match
 from utils.exercises._spec import Case, Exercise
 from utils.probability import log_softmax
 
 __all__ = [
     "EXERCISES",
+    "GREEDY_TRAP_CONTEXTS",
+    "RUN_ON_OPTIONS",
+    "TableModel",
+    "beam_trap_reference",
+    "beam_trap_searches",
+    "beam_trap_verdict",
+    "best_continuation_ids",
     "best_sequence_reference",
     "greedy_sequence",
+    "greedy_traps_reference",
     "length_normalized_reference",
+    "run_on_diagnosis_reference",
+    "sequence_entropy_reference",
     "sequence_log_prob_reference",
 ]
 
@@ -653,4 +673,568 @@ BEST_SEQUENCE = Exercise(
 )
 
 
-EXERCISES = [SEQUENCE_LOG_PROB, LENGTH_NORMALIZED, BEST_SEQUENCE]
+# ------------------------------------------------------------ 06.greedy_traps
+
+# The contexts the lesson asks about, in its order: for each, is the continuation greedy
+# decoding writes in 3 tokens the best continuation of up to 3 tokens (by total score)?
+# Chosen so that every catalogued mistake gets at least two verdicts wrong: an answer one
+# verdict off is a slip, and is never told it made one of those mistakes.
+GREEDY_TRAP_CONTEXTS = (
+    "the cat",
+    "the bird",
+    "the girl",
+    "the hen",
+    "the cat sat",
+    "the teacher",
+    "the bird sat",
+)
+
+
+def best_continuation_ids(model, context: str, max_new_tokens: int) -> tuple[int, ...]:
+    """The ids `sequences.exhaustive_search(..., length_penalty=0.0, top=1)` returns.
+
+    The same search (every continuation of up to `max_new_tokens` tokens, one
+    that ends in ``</s>`` may be shorter, ranked by total log-probability, ties
+    to the first found), kept in arrays: the course's `exhaustive_search` builds
+    a `Hypothesis` per continuation, which takes about a second here.
+    """
+    prefix = model.encode(context)
+    frontier = np.zeros((1, 0), dtype=np.int64)
+    totals = np.zeros(1)
+    best, best_total = (), -np.inf
+    for step in range(1, max_new_tokens + 1):
+        contexts = np.concatenate(
+            [np.broadcast_to(prefix, (len(frontier), len(prefix))), frontier], axis=1
+        )
+        step_totals = totals[:, None] + log_softmax(
+            np.asarray(model.next_token_logits(contexts), dtype=np.float64), axis=-1
+        )
+        ending = step_totals if step == max_new_tokens else step_totals[:, [model.eos_id]]
+        row, column = np.unravel_index(int(np.argmax(ending)), ending.shape)
+        if ending[row, column] > best_total:
+            token = column if step == max_new_tokens else model.eos_id
+            best = (*(int(t) for t in frontier[row]), int(token))
+            best_total = float(ending[row, column])
+        flat = step_totals.ravel()
+        beam_of, token_of = np.divmod(np.arange(flat.size), step_totals.shape[1])
+        growing = np.isfinite(flat) & (token_of != model.eos_id)
+        frontier = np.concatenate([frontier[beam_of[growing]], token_of[growing, None]], axis=1)
+        totals = flat[growing]
+    return best
+
+
+@cache
+def _continuations(context: str) -> dict[str, tuple[int, ...]]:
+    """Token ids each search writes after `context` on the tiny model (computed once)."""
+    model = lm.load()
+
+    def greedy(tokens: int) -> tuple[int, ...]:
+        return tuple(int(t) for t in sequences.greedy_decode(model, context, tokens).token_ids)
+
+    return {
+        "greedy": greedy(3),
+        "best": best_continuation_ids(model, context, 3),
+        "greedy_2": greedy(2),
+        "best_2": best_continuation_ids(model, context, 2),
+        "greedy_sentence": greedy(12),
+    }
+
+
+def _greedy_verdicts(search: str, against: str) -> dict[str, bool]:
+    return {
+        context: _continuations(context)[search] == _continuations(context)[against]
+        for context in GREEDY_TRAP_CONTEXTS
+    }
+
+
+def greedy_traps_reference() -> dict[str, bool]:
+    """{context: True if greedy's 3 tokens are the best continuation of up to 3 tokens}.
+
+    "Best" is the highest total log-probability (length_penalty=0) among all
+    continuations of at most 3 tokens (one ending in </s> may be shorter), as
+    `sequences.exhaustive_search` finds it on the tiny model.
+    """
+    return _greedy_verdicts("greedy", "best")
+
+
+def _greedy_traps_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, dict):
+        return (
+            "answer with a dict that maps each of the seven contexts (the strings in "
+            "GREEDY_TRAP_CONTEXTS) to True or False."
+        )
+    if set(got) != set(expected):
+        return None
+    if not all(isinstance(value, (bool, np.bool_)) for value in got.values()):
+        return "give each context True or False (a bool), not a number or a text."
+    answer = {context: bool(value) for context, value in got.items()}
+    mistakes = [
+        (
+            {context: not value for context, value in expected.items()},
+            "every verdict is flipped: True means greedy's continuation IS the best one "
+            "(greedy is fine there), False means greedy misses it.",
+        ),
+        (
+            _greedy_verdicts("greedy_2", "best_2"),
+            "those are the verdicts for 2-token continuations; the question is about 3 "
+            "tokens, and a third token can change which start is best.",
+        ),
+        (
+            _greedy_verdicts("greedy_sentence", "best"),
+            "you compared greedy's whole sentence with the best 3-token continuation; let "
+            "greedy write 3 tokens too (max_new_tokens=3), so both answer the same question.",
+        ),
+        (
+            dict.fromkeys(expected, True),
+            "greedy is not always best: it picks the likeliest token at each step, and a "
+            "less likely first token can start a likelier continuation.",
+        ),
+    ]
+    for verdicts, message in mistakes:
+        # A mistake one verdict away from the truth cannot be told from a slip: never named.
+        wrong = sum(verdicts[context] != expected[context] for context in expected)
+        if answer == verdicts and wrong >= 2:
+            return message
+    # Say neither which verdicts are wrong nor how many: the answer is six bits, and a
+    # message that points at them would let check do the reasoning.
+    return (
+        "some of the verdicts are wrong. For each context, compare the tokens greedy "
+        "decoding writes in 3 tokens with those of the best continuation of up to 3 tokens."
+    )
+
+
+GREEDY_TRAPS = Exercise(
+    id="06.greedy_traps",
+    title="Find the contexts where greedy decoding is not the best 3-token continuation",
+    points=2,
+    answer_name="greedy_traps",
+    kind="value",
+    reference=greedy_traps_reference,
+    diagnose=_greedy_traps_diagnose,
+    hints=(
+        "Greedy maximizes each factor on its own; the best continuation maximizes their "
+        "product. The two agree only when no less likely token starts a likelier path.",
+        "For each context, let greedy decoding write 3 tokens and let exhaustive search "
+        "find the best continuation of up to 3 tokens by total score (no length "
+        "normalization); compare the tokens they chose, not their texts' lengths.",
+    ),
+)
+
+
+# -------------------------------------------------------- 06.run_on_diagnosis
+
+RUN_ON_OPTIONS = {
+    "a": "a length penalty of 2 multiplies each finished beam's score by its length squared, "
+    "so a longer sentence gets a larger score",
+    "b": "the score is a negative sum divided by length ** 2: the sum grows about linearly "
+    "with the length, so the quotient moves towards 0 (gets better) as the text grows, and "
+    "one more clause of ordinary tokens raises the score",
+    "c": "with a length penalty the model itself gives 'and' a higher probability than "
+    "'</s>', so the beams keep going",
+    "d": "length_penalty=2 is the mean log-probability per token, and long texts have the "
+    "best mean",
+    "e": "beam search removes '</s>' from the candidates when length_penalty > 1, so no "
+    "beam can finish before the length limit",
+}
+
+
+def run_on_diagnosis_reference() -> str:
+    """Why length_penalty=2 favours run-on text: score / T**2 rises with T (option b)."""
+    return "b"
+
+
+_RUN_ON_EXPLANATIONS = {
+    "a": "Hugging Face divides by length ** length_penalty; it never multiplies. (Dividing a "
+    "negative number by more is what makes it larger.)",
+    "c": "the length penalty never touches the model's probabilities: it only rescales the "
+    "score of a finished beam when finished beams are compared.",
+    "d": "the mean per token is length_penalty=1; a penalty of 2 divides by the length once "
+    "more, which the mean does not.",
+    "e": "'</s>' stays a candidate at every step, and finished beams are kept; they just "
+    "lose the comparison to longer ones.",
+}
+
+
+def _run_on_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, str):
+        return None
+    choice = got.strip().casefold()
+    if choice in _RUN_ON_EXPLANATIONS:
+        return f"not ({choice}): {_RUN_ON_EXPLANATIONS[choice]}"
+    return "answer with the letter alone, a to e, as a string: e.g. 'a'."
+
+
+RUN_ON_DIAGNOSIS = Exercise(
+    id="06.run_on_diagnosis",
+    title="Choose: why does a length penalty of 2 prefer run-on text?",
+    points=2,
+    answer_name="run_on_diagnosis",
+    kind="value",
+    reference=run_on_diagnosis_reference,
+    diagnose=_run_on_diagnose,
+    hints=(
+        "Write the normalized score of a sentence of T tokens whose tokens each cost "
+        "about c nats: the sum is about -c T. What does dividing it by T ** 2 give?",
+        "Compare how -c T / T ** alpha changes with T for alpha = 0, 1 and 2. Then, for each "
+        "option, ask whether it describes something the length penalty does at all: it "
+        "only rescales finished beams' scores.",
+    ),
+)
+
+
+# ------------------------------------------------------------ 06.sequence_entropy
+
+
+def sequence_entropy_reference(first, second, third) -> float:
+    """H = -sum over all (a, b, c) of p(a, b, c) log p(a, b, c), in nats.
+
+    The mean of -log p(sequence) over sequences drawn from the model: the
+    "typical" surprise. Sequences of probability 0 add nothing (0 log 0 = 0).
+
+    >>> first = np.array([0.5, 0.5])
+    >>> second = np.full((2, 2), 0.5)
+    >>> third = np.full((2, 2, 2), 0.5)
+    >>> round(float(sequence_entropy_reference(first, second, third) / np.log(2)), 6)  # 3 coins
+    3.0
+    """
+    joint = np.exp(_joint_log_probs(first, second, third))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(joint > 0, -joint * np.log(joint), 0.0)
+    return float(terms.sum())
+
+
+def _entropy_of_rows(table) -> np.ndarray:
+    table = np.asarray(table, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(table > 0, -table * np.log(table), 0.0).sum(axis=-1)
+
+
+# Tables with impossible continuations (probability 0): 0 log 0 must count as 0.
+_ZERO_FIRST = _table([0.6, 0.4, 0.0])
+_ZERO_SECOND = _table([[0.0, 1.0, 0.0], [0.5, 0.25, 0.25], [1 / 3, 1 / 3, 1 / 3]])
+_ZERO_THIRD = np.full((3, 3, 3), 1 / 3)
+_ZERO_THIRD[0, 1] = [0.9, 0.1, 0.0]
+_ZERO_THIRD[1, 0] = [0.0, 0.0, 1.0]
+
+_ENTROPY_CASES = (
+    Case(args=(_HAND_FIRST, _HAND_SECOND, _HAND_THIRD), label="the lesson's example (3 tokens)"),
+    Case(args=_no_shortcut(), label="3 tokens, no two tables alike"),
+    Case(args=(_ZERO_FIRST, _ZERO_SECOND, _ZERO_THIRD), label="impossible sequences (p = 0)"),
+    Case(args=_beyond_beam_two(), label="4 tokens, some probabilities 0"),
+    Case(
+        args=(_table([1.0, 0.0]), _table([[1.0, 0.0], [0.5, 0.5]]), np.full((2, 2, 2), 0.5)),
+        label="a certain start: only the last token is random",
+    ),
+)
+
+
+def _entropy_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(6):
+        vocab = int(rng.integers(2, 7))
+        alpha = float(rng.uniform(0.1, 2.0))
+        first = rng.dirichlet(np.full(vocab, alpha))
+        second = rng.dirichlet(np.full(vocab, alpha), size=vocab)
+        third = rng.dirichlet(np.full(vocab, alpha), size=(vocab, vocab))
+        if index % 2:
+            third[0, 0] = 0.0
+            third[0, 0, int(rng.integers(0, vocab))] = 1.0  # a certain last token
+        cases.append(
+            Case(
+                args=(first, second, third),
+                label=f"random #{index + 1}: {vocab} tokens, Dirichlet({alpha:.2f}) tables",
+            )
+        )
+    return cases
+
+
+def _entropy_diagnose(case: Case, expected, got) -> str | None:
+    first, second, third = (np.asarray(table, dtype=np.float64) for table in case.args)
+    value = np.asarray(got, dtype=np.float64) if np.ndim(got) == 0 else None
+    if value is None:
+        if np.shape(got) == _joint_log_probs(first, second, third).shape:
+            return (
+                "you returned one term per sequence; the entropy is one number, the sum of "
+                "-p log p over all sequences."
+            )
+        return None
+    if np.isnan(value):
+        return (
+            "the result is NaN: a sequence of probability 0 gives 0 * log 0 = 0 * (-inf) = "
+            "NaN; such a sequence adds nothing to the entropy, so leave it out of the sum."
+        )
+    joint_log = _joint_log_probs(first, second, third)
+    joint = np.exp(joint_log)
+    finite = np.where(np.isfinite(joint_log), joint_log, 0.0)
+    unweighted = (
+        _entropy_of_rows(first) + _entropy_of_rows(second).sum() + _entropy_of_rows(third).sum()
+    )
+    greedy = greedy_sequence(first, second, third)
+    greedy_path = (
+        _entropy_of_rows(first)
+        + _entropy_of_rows(second[greedy[0]])
+        + _entropy_of_rows(third[greedy[0], greedy[1]])
+    )
+    mistakes = [
+        (expected / np.log(2), "that is the entropy in bits (log2); use the natural log (nats)."),
+        (-expected, "the sign is flipped: the entropy is -sum p log p, which is >= 0."),
+        (
+            -float(joint_log.max()),
+            "that is the surprise -log p of the single most likely sequence (the mode); the "
+            "entropy is the mean surprise over all sequences, weighted by their probabilities.",
+        ),
+        (
+            -float(finite[joint > 0].mean()),
+            "you averaged -log p over the sequences as if each were equally likely; weight "
+            "each sequence's -log p by its probability p (a sum of -p log p).",
+        ),
+        (
+            -float(finite[joint > 0].sum()),
+            "you added -log p over all sequences; each sequence's -log p counts with its "
+            "probability p as weight (a sum of -p log p).",
+        ),
+        (
+            float(_entropy_of_rows(first)),
+            "that is the entropy of the first step only; the second and third tokens are "
+            "random too, and their uncertainty adds to the sequence's.",
+        ),
+        (
+            float(
+                _entropy_of_rows(first)
+                + _entropy_of_rows(second).mean()
+                + _entropy_of_rows(third).mean()
+            ),
+            "you averaged the rows' entropies uniformly (the chain rule without weights): "
+            "each row of `second` counts with the probability of its context, p(a), and "
+            "each row of `third` with p(a, b).",
+        ),
+        (
+            unweighted,
+            "you added the entropies of every row of the tables without weighting them: "
+            "each row of `second` counts with the probability of reaching it, p(a), and each "
+            "row of `third` with p(a, b).",
+        ),
+        (
+            greedy_path,
+            "you added the entropies of the three steps along the greedy path only; every "
+            "path counts, each with its probability.",
+        ),
+    ]
+    return first_matching_mistake(value, expected, mistakes, rtol=1e-6, atol=1e-9)
+
+
+SEQUENCE_ENTROPY = Exercise(
+    id="06.sequence_entropy",
+    title="The entropy of a distribution over sequences",
+    points=2,
+    answer_name="sequence_entropy",
+    kind="function",
+    reference=sequence_entropy_reference,
+    visible_cases=_ENTROPY_CASES,
+    hidden_cases=_entropy_hidden,
+    rtol=1e-9,
+    atol=1e-12,
+    diagnose=_entropy_diagnose,
+    hints=(
+        "The entropy is the mean surprise -log p of a sequence drawn from the model: every "
+        "sequence counts, weighted by its own probability.",
+        "Build the probability of every (a, b, c) as in 06.best_sequence, then add up "
+        "-p log p over all of them; a sequence with p = 0 contributes 0, not NaN.",
+    ),
+)
+
+
+# ---------------------------------------------------------------- 06.beam_trap
+
+# A table answer is read only up to this vocabulary size (a hostile answer can be any data).
+_MAX_TRAP_VOCAB = 8
+
+
+class TableModel:
+    """A three-token model given by tables, in the interface the course's searches use.
+
+    `next_token_logits(ids)` reads the tokens after the first column of `ids`
+    (a start token) and returns the log of `first`, `second[a]` or
+    `third[a, b]`; probability 0 becomes a score of -inf (impossible).
+    """
+
+    def __init__(self, first, second, third):
+        self.tables = tuple(np.asarray(t, dtype=np.float64) for t in (first, second, third))
+        self.vocab = [str(token) for token in range(len(self.tables[0]))]
+
+    def next_token_logits(self, ids) -> np.ndarray:
+        generated = np.asarray(ids)[:, 1:]
+        table = self.tables[generated.shape[1]]
+        rows = (
+            table[tuple(generated.T)]
+            if generated.shape[1]
+            else np.broadcast_to(table, (len(generated), len(table)))
+        )
+        with np.errstate(divide="ignore"):
+            return np.log(rows)
+
+
+def beam_trap_searches(first, second, third, beam_width: int = 2):
+    """(beam search's best, exhaustive search's best) on the tables: two `Hypothesis`es.
+
+    Both searches are the course's (`utils.sequences`), over exactly three tokens
+    (no end token), ranked by total log-probability (length_penalty=0).
+    """
+    model = TableModel(first, second, third)
+    start = np.zeros(1, dtype=np.int64)
+    beam = sequences.beam_search(
+        model, start, beam_width=beam_width, max_new_tokens=3, length_penalty=0.0
+    )[0]
+    exact = sequences.exhaustive_search(model, start, max_new_tokens=3, length_penalty=0.0, top=1)[
+        0
+    ]
+    return beam, exact
+
+
+def _trap_tables(value):
+    """The three tables of an answer as float64 arrays, or a message saying what is wrong."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        what = f"{len(value)} items" if isinstance(value, (tuple, list)) else type(value).__name__
+        return f"beam_trap must be a tuple (first, second, third) of three tables; got {what}."
+    tables = []
+    for name, table, ndim in zip(("first", "second", "third"), value, (1, 2, 3), strict=True):
+        try:
+            shape = np.shape(table) if isinstance(table, (np.ndarray, list, tuple)) else None
+        except ValueError:  # nested lists of different lengths
+            return (
+                f"{name} is ragged: its rows have different lengths. Every row needs one "
+                "probability per token of the vocabulary."
+            )
+        if shape is None or len(shape) != ndim:
+            return (
+                f"{name} must be a {ndim}-D table of probabilities; got "
+                f"{'a ' + type(table).__name__ if shape is None else f'shape {shape}'}."
+            )
+        if not all(2 <= size <= _MAX_TRAP_VOCAB for size in shape):
+            return (
+                f"{name} has shape {shape}; use a vocabulary of 2 to {_MAX_TRAP_VOCAB} tokens "
+                "(a few tokens are enough for a trap)."
+            )
+        array = as_float64(table)
+        if array is None:
+            return f"{name} must hold numbers (probabilities)."
+        tables.append(array)
+    vocab = len(tables[0])
+    for name, table, ndim in zip(("first", "second", "third"), tables, (1, 2, 3), strict=True):
+        if table.shape != (vocab,) * ndim:
+            want = ", ".join(["V"] * ndim)
+            return (
+                f"{name} has shape {table.shape}; with V = len(first) = {vocab} tokens it "
+                f"must have shape ({want}{',' if ndim == 1 else ''})."
+            )
+        if not np.isfinite(table).all() or (table < 0).any():
+            return f"{name} holds a negative or non-finite number; probabilities are >= 0."
+        sums = table.sum(axis=-1)
+        bad = np.flatnonzero(np.abs(sums.ravel() - 1.0) > 1e-6)
+        if bad.size:
+            where = np.unravel_index(int(bad[0]), sums.shape)
+            row = f"{name}[{', '.join(str(int(i)) for i in where)}]" if where else name
+            return (
+                f"{row} sums to {float(sums[where]):.6g}; every next-token distribution (each "
+                "row of each table) must sum to 1."
+            )
+    return tables
+
+
+def _pruned_by_a_tie(tables, best: tuple, exact) -> str | None:
+    """A message when the best sequence's prefix left the beam only by tie-breaking."""
+    model = TableModel(*tables)
+    steps = sequences.beam_search_steps(
+        model, np.zeros(1, dtype=np.int64), beam_width=2, max_new_tokens=3, length_penalty=0.0
+    )
+    totals = np.cumsum(exact.token_log_probs)
+    for depth, step in enumerate(steps, start=1):
+        kept = {tuple(int(t) for t in h.token_ids): h.log_prob for h in step.beams}
+        if depth == 3 or best[:depth] in kept:
+            continue
+        lowest = min(kept.values())
+        if abs(totals[depth - 1] - lowest) <= 1e-9 * max(1.0, abs(lowest)):
+            return (
+                f"at step {depth} the best sequence's start {best[:depth]} ties with the last "
+                "prefix the beam keeps: whether it is pruned depends only on how ties are "
+                "broken. Make it strictly less likely than the prefixes the beam keeps."
+            )
+        return None
+    return None
+
+
+def beam_trap_verdict(value) -> str | None:
+    """None when beam search of width 2 misses the best sequence of the tables in `value`.
+
+    `value` = (first, second, third) as in 06.best_sequence. Otherwise a message
+    that says what is wrong, never which table would work.
+    """
+    tables = _trap_tables(value)
+    if isinstance(tables, str):
+        return tables
+    beam, exact = beam_trap_searches(*tables)
+    found = tuple(int(t) for t in beam.token_ids)
+    best = tuple(int(t) for t in exact.token_ids)
+    if found != best and exact.log_prob > beam.log_prob + 1e-9:
+        tie = _pruned_by_a_tie(tables, best, exact)
+        if tie is not None:
+            return tie
+        return None
+    if found != best:
+        return (
+            f"beam search of width 2 returns {found}, exhaustive search {best}, and both have "
+            "the same probability: a tie is not a miss. Make the best sequence strictly more "
+            "likely than what the beam finds."
+        )
+    greedy = tuple(int(t) for t in greedy_sequence(*tables))
+    if greedy != best:
+        return (
+            f"greedy decoding misses the best sequence {best} here (it writes {greedy}), but a "
+            "beam of width 2, which keeps two prefixes at every step, finds it. The best "
+            "sequence must start where the beam does not look: with a prefix that ranks "
+            "third or lower at some step."
+        )
+    return (
+        f"a beam of width 2 finds the best sequence {best} of these tables (so does greedy "
+        "decoding). Give a token that ranks third or lower at the first step a continuation "
+        "so likely that its sequence beats every sequence after the two likeliest first tokens."
+    )
+
+
+def beam_trap_reference():
+    """One right answer: the best sequence starts with the third most likely token."""
+    first = _table([0.4, 0.35, 0.25])
+    second = np.full((3, 3), 1 / 3)
+    second[2] = [0.0, 0.0, 1.0]
+    third = np.full((3, 3, 3), 1 / 3)
+    third[2, 2] = [0.0, 0.0, 1.0]
+    return first, second, third
+
+
+BEAM_TRAP = Exercise(
+    id="06.beam_trap",
+    title="Build a table on which beam search of width 2 misses the best sequence",
+    points=3,
+    answer_name="beam_trap",
+    kind="value",
+    reference=beam_trap_reference,
+    accepts=beam_trap_verdict,
+    hints=(
+        "A beam of width 2 never extends a prefix that ranks third or lower at a step, "
+        "however good its continuation would be.",
+        "Ask what a dropped prefix's continuation would need for its whole sequence to beat "
+        "every sequence the beam can still reach, and write tables where it has that; "
+        "compare products of the steps, not single steps.",
+    ),
+)
+
+
+EXERCISES = [
+    SEQUENCE_LOG_PROB,
+    LENGTH_NORMALIZED,
+    BEST_SEQUENCE,
+    GREEDY_TRAPS,
+    BEAM_TRAP,
+    RUN_ON_DIAGNOSIS,
+    SEQUENCE_ENTROPY,
+]
