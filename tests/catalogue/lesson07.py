@@ -586,3 +586,58 @@ RIGHT = [
         """,
     ),
 ]
+
+# --- 07.predict_step_signs (a value: the direction of each bias entry's change) -------------
+WRONG += [
+    Wrong(
+        "07.predict_step_signs",
+        "every target rises, the other word falls",
+        "predicted_signs = (1, 1, -1)",
+        "not every target rises",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the signs of the gradient instead of the step",
+        "predicted_signs = (1, -1, 1)",
+        "signs of the gradient",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the two positions' pulls cancel for the targets",
+        "predicted_signs = (0, 0, -1)",
+        "do not cancel",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the size of each change instead of its direction",
+        """
+        import numpy as np
+
+        probs = np.exp([2.0, 1.0, 0.0]) / np.exp([2.0, 1.0, 0.0]).sum()
+        predicted_signs = tuple(-(probs - np.array([0.5, 0.5, 0.0])))
+        """,
+        "not its size",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "only the most probable word rises",
+        "predicted_signs = (1, -1, -1)",
+        "for the two targets compare",
+    ),
+]
+RIGHT += [
+    Right("07.predict_step_signs", "a tuple of ints", "predicted_signs = (-1, 1, -1)"),
+    Right("07.predict_step_signs", "a list of floats", "predicted_signs = [-1.0, 1.0, -1.0]"),
+    Right(
+        "07.predict_step_signs",
+        "computed: np.sign of minus the bias gradient",
+        """
+        import numpy as np
+
+        bias = np.array([2.0, 1.0, 0.0])
+        probs = np.exp(bias - bias.max()) / np.exp(bias - bias.max()).sum()
+        gradient = probs - np.array([0.5, 0.5, 0.0])
+        predicted_signs = tuple(np.sign(-gradient))
+        """,
+    ),
+]
