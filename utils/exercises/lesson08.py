@@ -1363,8 +1363,8 @@ AUDIT_COMPLETION = Exercise(
 AUDIT_VERDICT_OPTIONS = {
     "a": "the model hesitates at every step: the low score is spread over many words it "
     "found about as likely as the others",
-    "b": "one step decides it: right after 'slept' the model is fairly sure of another word "
-    "and gives 'on' almost nothing; the other steps are ordinary",
+    "b": 'one step decides it: right after "slept" the model is fairly sure of another word '
+    'and gives "on" almost nothing; the other steps are ordinary',
     "c": "it is the greedy completion: every token is the model's top choice",
     "d": "a scoring bug, not the model: the probabilities are paired with the wrong rows",
     "e": "the completion was cut short: its end token was never scored",
