@@ -89,6 +89,14 @@ def _nearest_bfloat16(value: np.float32) -> np.float32:
     return candidates[0] if (low >> 16) % 2 == 0 else candidates[1]
 
 
+def test_the_lesson_uses_the_courses_bfloat16(namespace, notebook):
+    # One source of truth: lesson 02 and lesson 08 round with utils.numerics.to_bfloat16.
+    from utils.numerics import to_bfloat16
+
+    assert namespace["to_bfloat16"] is to_bfloat16
+    assert not any("def to_bfloat16" in cell.source for cell in notebook.cells)
+
+
 def test_to_bfloat16_rounds_to_nearest_even(namespace):
     to_bfloat16 = namespace["to_bfloat16"]
     rng = np.random.default_rng(8)
