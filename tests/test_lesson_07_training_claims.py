@@ -93,6 +93,11 @@ def test_lookup_table_reaches_the_data_and_shared_features_do_not(notebook, trai
     assert shared[1000][3] > data[3]
     assert shared[1000][0] < data[0]
     assert np.max(np.abs(shared[1000] - data)) > 0.05
+    at_1000 = dict(zip(WORDS, shared[1000].round(3).tolist(), strict=True))
+    assert at_1000 == {"sat": 0.226, "slept": 0.243, "was": 0.186, "chased": 0.249}
+    text = markdown(notebook, "lookup-table-explained")
+    assert "sat .226, slept .243, was .186, chased .249" in text
+    assert "209 of them" in markdown(notebook, "lookup-table")
 
 
 def test_finite_difference_digits_in_float32(notebook):
