@@ -1020,6 +1020,26 @@ WRONG += [
     ),
     Wrong(
         "08.audit_completion",
+        "rank counts the tokens with a logit >= its own (ties counted ahead)",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": (rows >= own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="a tied token shares the better rank",
+    ),
+    Wrong(
+        "08.audit_completion",
         "entropy in bits",
         source=_AUDIT_HEAD
         + """

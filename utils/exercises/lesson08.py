@@ -1261,6 +1261,7 @@ def _audit_mistakes(case: Case) -> list[tuple[str, dict]]:
     right = _audit_of(rows, tokens)
     unshifted = _audit_of(*_audit_rows(logits, token_ids, prompt_length, shift=0))
     order = np.argsort(-rows, axis=-1, kind="stable")
+    own = rows[np.arange(len(tokens)), tokens]
     steps = np.arange(len(tokens))
     return [
         (
@@ -1273,6 +1274,12 @@ def _audit_mistakes(case: Case) -> list[tuple[str, dict]]:
             "rank",
             {**right, "rank": right["rank"] - 1},
             "the rank counts from 1: the model's top choice has rank 1.",
+        ),
+        (
+            "rank",
+            {**right, "rank": (rows >= own[:, None]).sum(axis=-1)},
+            "a tied token shares the better rank: count only the tokens with a strictly "
+            "larger logit (>= also counts the tokens tied with it).",
         ),
         (
             "rank",
