@@ -622,11 +622,47 @@ WRONG += [
         "07.predict_step_signs",
         "only the most probable word rises",
         "predicted_signs = (1, -1, -1)",
-        "for the two targets compare",
+        "does not simply favour the likeliest word",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the word that is never a target stays (one sign wrong; check must not say which)",
+        "predicted_signs = (-1, 1, 0)",
+        "1 of the 3 signs is wrong (check does not say which)",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "only the target with the larger logit falls (two signs wrong, as an array)",
+        """
+        import numpy as np
+
+        predicted_signs = np.array([-1, -1, 1])
+        """,
+        "2 of the 3 signs are wrong",
     ),
 ]
 RIGHT += [
     Right("07.predict_step_signs", "a tuple of ints", "predicted_signs = (-1, 1, -1)"),
+    Right(
+        "07.predict_step_signs",
+        "an int array (red team D1)",
+        """
+        import numpy as np
+
+        predicted_signs = np.array([-1, 1, -1])
+        """,
+    ),
+    Right(
+        "07.predict_step_signs",
+        "the verify computation, a float array (red team D1)",
+        """
+        import numpy as np
+        import utils
+
+        shares = np.array([0.5, 0.5, 0])
+        predicted_signs = -np.sign(utils.softmax(np.array([2.0, 1.0, 0.0])) - shares)
+        """,
+    ),
     Right("07.predict_step_signs", "a list of floats", "predicted_signs = [-1.0, 1.0, -1.0]"),
     Right(
         "07.predict_step_signs",

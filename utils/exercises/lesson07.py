@@ -492,8 +492,10 @@ def predict_step_signs_reference() -> tuple:
 
 
 def _step_signs_diagnose(case: Case, expected, got) -> str | None:
-    values = np.asarray(got, dtype=object).ravel() if isinstance(got, (tuple, list)) else None
-    if values is None or values.size != len(STEP_SIGNS_BIAS):
+    if not isinstance(got, (tuple, list, np.ndarray)):
+        return None
+    values = np.asarray(got, dtype=object).ravel()
+    if values.size != len(STEP_SIGNS_BIAS):
         return None
     try:
         numbers = np.array([float(value) for value in values])
@@ -525,14 +527,19 @@ def _step_signs_diagnose(case: Case, expected, got) -> str | None:
             "the two positions' pulls do not cancel: each word is pushed by its probability "
             "minus its share of the targets, and those are not equal for the targets."
         )
-    if np.array_equal(numbers[~targets], expected[~targets]) and not np.array_equal(
-        numbers[targets], expected[targets]
-    ):
+    top = np.arange(len(STEP_SIGNS_BIAS)) == np.argmax(STEP_SIGNS_BIAS)
+    if np.array_equal(numbers, np.where(top, 1.0, -1.0)):
         return (
-            "the word that is never a target is right; for the two targets compare each "
-            "one's probability with its share of the targets (1 of the 2 positions)."
+            "a step does not simply favour the likeliest word: each entry moves by its share "
+            "of the targets minus its probability; compare the two for every word."
         )
-    return None
+    # Any other three signs: say how many are wrong, never which (three entries of
+    # -1, 0, +1 would otherwise be found by trying, without reasoning).
+    wrong = int(np.count_nonzero(numbers != expected))
+    return (
+        f"{wrong} of the 3 signs {'is' if wrong == 1 else 'are'} wrong (check does not say "
+        "which): compare each word's probability with its share of the targets."
+    )
 
 
 PREDICT_STEP_SIGNS = Exercise(
