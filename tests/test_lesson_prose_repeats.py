@@ -1,0 +1,41 @@
+"""No line of substance repeats inside a markdown cell of a solution notebook.
+
+Red team D5: a non-idempotent editing script appended lesson 08's "Token by token" summary
+bullet five times, and every other test stayed green. A line of substance is one with at
+least 25 characters of text once stripped (short lines such as "**After this lesson you
+can**", "---" or a table's "|---|" row may repeat legitimately).
+"""
+
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+
+SOLUTIONS = sorted((Path(__file__).resolve().parents[1] / "solutions").glob("*.ipynb"))
+MIN_CHARS = 25
+
+
+def repeated_lines(source: str) -> dict[str, int]:
+    """The lines of substance that occur more than once in `source`, with their counts."""
+    lines = [line.strip() for line in source.splitlines()]
+    counts = Counter(line for line in lines if len(line) >= MIN_CHARS)
+    return {line: count for line, count in counts.items() if count > 1}
+
+
+def test_repeated_lines_finds_a_duplicated_bullet_and_ignores_short_lines():
+    bullet = "- **Token by token**: row t of a causal model scores token t + 1"
+    assert repeated_lines(f"## Summary\n{bullet}\n{bullet}\n") == {bullet: 2}
+    assert repeated_lines("| a | b |\n|---|---|\n|---|---|\n**Note**\n**Note**\n") == {}
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
+def test_no_markdown_line_repeats_within_a_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    problems = {
+        cell.get("id", f"#{index}"): repeated_lines(cell.source)
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "markdown"
+    }
+    problems = {cell_id: lines for cell_id, lines in problems.items() if lines}
+    assert not problems, f"{path.name}: lines repeated within a cell: {problems}"
