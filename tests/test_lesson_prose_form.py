@@ -1,11 +1,14 @@
-"""No line of substance repeats inside a markdown cell of a solution notebook.
+"""The form of the lessons' prose, over every solution notebook.
 
-Red team D5: a non-idempotent editing script appended lesson 08's "Token by token" summary
+* No line of substance repeats inside a markdown cell. Red team D5: a non-idempotent editing script appended lesson 08's "Token by token" summary
 bullet five times, and every other test stayed green. A line of substance is one with at
 least 25 characters of text once stripped (short lines such as "**After this lesson you
 can**", "---" or a table's "|---|" row may repeat legitimately).
+* The "After this lesson you can" list is one sentence: every bullet ends with ";" but the
+  last, which ends with "." (red team B5: bullets appended after the closing one).
 """
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -39,3 +42,28 @@ def test_no_markdown_line_repeats_within_a_cell(path):
     }
     problems = {cell_id: lines for cell_id, lines in problems.items() if lines}
     assert not problems, f"{path.name}: lines repeated within a cell: {problems}"
+
+
+def outcome_bullets(source: str) -> list[str]:
+    """The bullets of the 'After this lesson you can' list in `source` ([] when none)."""
+    marker = "**After this lesson you can**"
+    if marker not in source:
+        return []
+    block = source.split(marker, 1)[1].strip().split("\n\n", 1)[0]
+    return [item.strip() for item in re.split(r"\n(?=- )", block)]
+
+
+def test_outcome_bullets_reads_a_list_and_its_ends():
+    source = "# 99\n\n**After this lesson you can**\n- do a;\n- do b,\n  and c.\n\nMore."
+    assert outcome_bullets(source) == ["- do a;", "- do b,\n  and c."]
+    assert outcome_bullets("# no list here") == []
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
+def test_the_outcome_list_ends_once(path):
+    intro = nbformat.read(path, as_version=4).cells[0].source
+    bullets = outcome_bullets(intro)
+    if not bullets:
+        pytest.skip("no 'After this lesson you can' list in the first cell")
+    ends = "".join(bullet[-1] for bullet in bullets)
+    assert ends == ";" * (len(bullets) - 1) + ".", f"{path.name}: bullet endings {ends!r}"
