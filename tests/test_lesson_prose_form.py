@@ -1,9 +1,10 @@
 """The form of the lessons' prose, over every solution notebook.
 
-* No line of substance repeats inside a markdown cell. Red team D5: a non-idempotent editing script appended lesson 08's "Token by token" summary
-bullet five times, and every other test stayed green. A line of substance is one with at
-least 25 characters of text once stripped (short lines such as "**After this lesson you
-can**", "---" or a table's "|---|" row may repeat legitimately).
+* No line of substance repeats inside a markdown cell. Red team D5: a non-idempotent
+  editing script appended lesson 08's "Token by token" summary bullet five times, and
+  every other test stayed green. A line of substance has at least 25 characters once
+  stripped (short lines such as "**After this lesson you can**", "---" or a table's
+  "|---|" row may repeat legitimately).
 * The "After this lesson you can" list is one sentence: every bullet ends with ";" but the
   last, which ends with "." (red team B5: bullets appended after the closing one).
 """

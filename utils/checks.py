@@ -691,9 +691,7 @@ def _as_numbers(value):
 
 
 def _is_plain_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _is_number_vector(value) -> bool:
