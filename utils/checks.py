@@ -712,6 +712,15 @@ def _as_numbers(value):
     return array if array.dtype.kind in "biufc" else None
 
 
+def _is_plain_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_number_vector(value) -> bool:
+    """A 1-D ndarray of real numbers: compared item by item with a tuple of numbers."""
+    return isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iuf"
+
+
 def _shape_text(shape: tuple) -> str:
     return "a single number" if shape == () else f"an array of shape {shape}"
 
@@ -725,6 +734,8 @@ def _difference(expected, got, got_type, subject, exercise, outcome, case):
             return "type", f"{subject} is {_describe(got, got_type)}; expected a string."
         return "values", f"{subject} is not the expected text."
     if isinstance(expected, tuple):
+        if _is_number_vector(got) and all(_is_plain_number(e) for e in expected):
+            got = got.tolist()  # (-1, 1, -1) as np.array([-1, 1, -1]) is the same answer
         if not isinstance(got, (tuple, list)):
             return "type", (
                 f"{subject} is {_describe(got, got_type)}; expected a tuple of "

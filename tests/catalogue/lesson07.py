@@ -586,3 +586,94 @@ RIGHT = [
         """,
     ),
 ]
+
+# --- 07.predict_step_signs (a value: the direction of each bias entry's change) -------------
+WRONG += [
+    Wrong(
+        "07.predict_step_signs",
+        "every target rises, the other word falls",
+        "predicted_signs = (1, 1, -1)",
+        "not every target rises",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the signs of the gradient instead of the step",
+        "predicted_signs = (1, -1, 1)",
+        "signs of the gradient",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the two positions' pulls cancel for the targets",
+        "predicted_signs = (0, 0, -1)",
+        "do not cancel",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the size of each change instead of its direction",
+        """
+        import numpy as np
+
+        probs = np.exp([2.0, 1.0, 0.0]) / np.exp([2.0, 1.0, 0.0]).sum()
+        predicted_signs = tuple(-(probs - np.array([0.5, 0.5, 0.0])))
+        """,
+        "not its size",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "only the most probable word rises",
+        "predicted_signs = (1, -1, -1)",
+        "does not simply favour the likeliest word",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "the word that is never a target stays (one sign wrong; check must not say which)",
+        "predicted_signs = (-1, 1, 0)",
+        "1 of the 3 signs is wrong (check does not say which)",
+    ),
+    Wrong(
+        "07.predict_step_signs",
+        "only the target with the larger logit falls (two signs wrong, as an array)",
+        """
+        import numpy as np
+
+        predicted_signs = np.array([-1, -1, 1])
+        """,
+        "2 of the 3 signs are wrong",
+    ),
+]
+RIGHT += [
+    Right("07.predict_step_signs", "a tuple of ints", "predicted_signs = (-1, 1, -1)"),
+    Right(
+        "07.predict_step_signs",
+        "an int array (red team D1)",
+        """
+        import numpy as np
+
+        predicted_signs = np.array([-1, 1, -1])
+        """,
+    ),
+    Right(
+        "07.predict_step_signs",
+        "the verify computation, a float array (red team D1)",
+        """
+        import numpy as np
+        import utils
+
+        shares = np.array([0.5, 0.5, 0])
+        predicted_signs = -np.sign(utils.softmax(np.array([2.0, 1.0, 0.0])) - shares)
+        """,
+    ),
+    Right("07.predict_step_signs", "a list of floats", "predicted_signs = [-1.0, 1.0, -1.0]"),
+    Right(
+        "07.predict_step_signs",
+        "computed: np.sign of minus the bias gradient",
+        """
+        import numpy as np
+
+        bias = np.array([2.0, 1.0, 0.0])
+        probs = np.exp(bias - bias.max()) / np.exp(bias - bias.max()).sum()
+        gradient = probs - np.array([0.5, 0.5, 0.0])
+        predicted_signs = tuple(np.sign(-gradient))
+        """,
+    ),
+]

@@ -929,3 +929,271 @@ def score_completions(logits, token_ids, mask, length_penalty=1.0):
         """,
     ),
 ]
+
+# --- 08.audit_completion -------------------------------------------------------------------------
+_AUDIT_HEAD = """
+        import numpy as np
+        import scipy.special
+"""
+
+WRONG += [
+    Wrong(
+        "08.audit_completion",
+        "no shift: token t scored with row t",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length:]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="no shift",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "audits the prompt's tokens too",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[:-1]
+            tokens = token_ids[1:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="you audited the prompt too",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "rank counted from 0",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="the rank counts from 1",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "rank as the position in a sorted row (ties by order)",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            order = np.argsort(-probs, axis=-1, kind="stable")
+            ranks = [1 + list(order[step]).index(tokens[step]) for step in steps]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": np.array(ranks),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="a tied token shares the better rank",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "rank counts the tokens with a logit >= its own (ties counted ahead)",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": (rows >= own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="a tied token shares the better rank",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "entropy in bits",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1) / np.log(2),
+            }
+        """,
+        diagnosis="not bits",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "entropy as -sum p log p with 0 * log 0 = NaN",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            log_probs = scipy.special.log_softmax(rows, axis=-1)
+            probs = np.exp(log_probs)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": -(probs * log_probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="0 * log 0 = NaN",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "argmax: the completion's own token",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": tokens,
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+        diagnosis="not the token the completion took",
+    ),
+    Wrong(
+        "08.audit_completion",
+        "softmax over the time axis",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=0)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(scipy.special.softmax(rows, axis=-1)).sum(axis=-1),
+            }
+        """,
+        diagnosis="normalized over the time axis",
+    ),
+    # --- 08.audit_verdict (a letter) -----------------------------------------------------------
+    Wrong("08.audit_verdict", "hesitates everywhere", 'audit_verdict = "a"', "not (a)"),
+    Wrong("08.audit_verdict", "the greedy completion", 'audit_verdict = "c"', "not (c)"),
+    Wrong("08.audit_verdict", "a shifted pairing", 'audit_verdict = "d"', "not (d)"),
+    Wrong("08.audit_verdict", "cut short", 'audit_verdict = "e"', "not (e)"),
+    Wrong(
+        "08.audit_verdict",
+        "the option's text, not its letter",
+        'audit_verdict = "one step"',
+        "letter alone",
+    ),
+]
+RIGHT += [
+    Right(
+        "08.audit_completion",
+        "scipy.special and a strict comparison for the rank",
+        source=_AUDIT_HEAD
+        + """
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : -1]
+            tokens = token_ids[prompt_length:]
+            probs = scipy.special.softmax(rows, axis=-1)
+            steps = np.arange(len(tokens))
+            own = rows[steps, tokens]
+            return {
+                "prob": probs[steps, tokens],
+                "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+                "argmax": rows.argmax(axis=-1),
+                "entropy": scipy.special.entr(probs).sum(axis=-1),
+            }
+        """,
+    ),
+    Right(
+        "08.audit_completion",
+        "a loop over the steps with utils",
+        source="""
+        import numpy as np
+        import utils
+
+        def audit_completion(logits, token_ids, prompt_length):
+            audit = {"prob": [], "rank": [], "argmax": [], "entropy": []}
+            for t in range(prompt_length, len(token_ids)):
+                row = logits[t - 1]
+                token = token_ids[t]
+                probs = utils.softmax(row)
+                audit["prob"].append(probs[token])
+                audit["rank"].append(1 + int(np.sum(row > row[token])))
+                audit["argmax"].append(int(np.argmax(row)))
+                audit["entropy"].append(float(utils.entropy(probs)))
+            return {key: np.array(values) for key, values in audit.items()}
+        """,
+    ),
+    Right(
+        "08.audit_completion",
+        "probabilities compared for the rank, np.where for 0 log 0",
+        source="""
+        import numpy as np
+        import utils
+
+        def audit_completion(logits, token_ids, prompt_length):
+            rows = logits[prompt_length - 1 : len(token_ids) - 1]
+            tokens = np.asarray(token_ids)[prompt_length:]
+            log_probs = utils.log_softmax(rows, axis=-1)
+            probs = np.exp(log_probs)
+            steps = np.arange(len(tokens))
+            own = probs[steps, tokens]
+            terms = np.where(probs > 0, probs * np.where(probs > 0, log_probs, 0.0), 0.0)
+            return {
+                "prob": own,
+                "rank": 1 + np.sum(probs > own[:, None], axis=-1),
+                "argmax": np.argmax(probs, axis=-1),
+                "entropy": -terms.sum(axis=-1),
+            }
+        """,
+    ),
+    Right("08.audit_verdict", "the letter", 'audit_verdict = "b"'),
+    Right("08.audit_verdict", "the letter in capitals with spaces", 'audit_verdict = " B "'),
+]

@@ -6,6 +6,8 @@
   (softmax(z) - onehot(y)) / N.
 * ``07.sgd_step``: one gradient-descent step on a softmax layer
   (logits = features @ weights + bias).
+* ``07.predict_step_signs``: a reasoning exercise: which way each entry of a
+  bias shared by two positions with different targets moves in one step.
 
 Float32 inputs stay near 100 (spacing about 8e-6), larger magnitudes come
 in float64, so that any stable float32 computation passes the tolerances.
@@ -32,8 +34,11 @@ from utils.probability import log_softmax, logsumexp, softmax
 
 __all__ = [
     "EXERCISES",
+    "STEP_SIGNS_BIAS",
+    "STEP_SIGNS_TARGETS",
     "cross_entropy_gradient_reference",
     "cross_entropy_reference",
+    "predict_step_signs_reference",
     "sgd_step_reference",
 ]
 
@@ -464,4 +469,98 @@ SGD_STEP = Exercise(
 )
 
 
-EXERCISES = [CROSS_ENTROPY, CROSS_ENTROPY_GRADIENT, SGD_STEP]
+# ------------------------------------------------------- 07.predict_step_signs
+
+# A bias-only layer (logits = bias at every position) over cat, dog, mat, and a batch of
+# two positions whose targets are cat and dog: a shared parameter pulled two ways.
+STEP_SIGNS_BIAS = np.array([2.0, 1.0, 0.0])
+STEP_SIGNS_TARGETS = np.array([0, 1])
+
+
+def _step_sign_pieces():
+    probs = softmax(STEP_SIGNS_BIAS)
+    shares = np.bincount(STEP_SIGNS_TARGETS, minlength=len(STEP_SIGNS_BIAS)) / len(
+        STEP_SIGNS_TARGETS
+    )
+    return probs, shares
+
+
+def predict_step_signs_reference() -> tuple:
+    """Signs of the change of each bias entry after one descent step: -(p - share)."""
+    probs, shares = _step_sign_pieces()
+    return tuple(float(sign) for sign in -np.sign(probs - shares))
+
+
+def _step_signs_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, (tuple, list, np.ndarray)):
+        return None
+    values = np.asarray(got, dtype=object).ravel()
+    if values.size != len(STEP_SIGNS_BIAS):
+        return None
+    try:
+        numbers = np.array([float(value) for value in values])
+    except (TypeError, ValueError):
+        return "give three numbers, each +1 (rises), -1 (falls) or 0 (stays)."
+    if not np.all(np.isin(numbers, (-1.0, 0.0, 1.0))):
+        return (
+            "give only the direction of each change: +1 (rises), -1 (falls) or 0 (stays), "
+            "not its size."
+        )
+    probs, shares = _step_sign_pieces()
+    gradient_signs = np.sign(probs - shares)
+    expected = np.asarray(expected, dtype=float)
+    if np.array_equal(numbers, gradient_signs):
+        return (
+            "those are the signs of the gradient; a descent step moves each entry against "
+            "its gradient."
+        )
+    targets = np.isin(np.arange(len(STEP_SIGNS_BIAS)), STEP_SIGNS_TARGETS)
+    every_target_up = np.where(targets, 1.0, -1.0)
+    if np.array_equal(numbers, every_target_up):
+        return (
+            "not every target rises: the two positions share the bias, so its gradient is "
+            "the average predicted distribution minus each word's share of the targets. "
+            "Compare each target's probability with its share."
+        )
+    if np.array_equal(numbers, np.where(targets, 0.0, -1.0)):
+        return (
+            "the two positions' pulls do not cancel: each word is pushed by its probability "
+            "minus its share of the targets, and those are not equal for the targets."
+        )
+    top = np.arange(len(STEP_SIGNS_BIAS)) == np.argmax(STEP_SIGNS_BIAS)
+    if np.array_equal(numbers, np.where(top, 1.0, -1.0)):
+        return (
+            "a step does not simply favour the likeliest word: each entry moves by its share "
+            "of the targets minus its probability; compare the two for every word."
+        )
+    # Any other three signs: say how many are wrong, never which (three entries of
+    # -1, 0, +1 would otherwise be found by trying, without reasoning).
+    wrong = int(np.count_nonzero(numbers != expected))
+    return (
+        f"{wrong} of the 3 signs {'is' if wrong == 1 else 'are'} wrong (check does not say "
+        "which): compare each word's probability with its share of the targets."
+    )
+
+
+PREDICT_STEP_SIGNS = Exercise(
+    id="07.predict_step_signs",
+    title="Predict: which way each shared logit moves in one step",
+    points=2,
+    answer_name="predicted_signs",
+    kind="value",
+    reference=predict_step_signs_reference,
+    rtol=0.0,
+    atol=0.0,
+    diagnose=_step_signs_diagnose,
+    hints=(
+        "The bias is the same at both positions, so its gradient adds the two positions' "
+        "p - y and divides by 2: the predicted distribution minus each word's share of the "
+        "targets.",
+        "Work out the softmax of (2, 1, 0) and each word's share of the two targets; a "
+        "descent step lowers an entry whose probability is above its share and raises one "
+        "whose probability is below it.",
+    ),
+)
+
+
+EXERCISES = [CROSS_ENTROPY, CROSS_ENTROPY_GRADIENT, SGD_STEP, PREDICT_STEP_SIGNS]

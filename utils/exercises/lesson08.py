@@ -18,6 +18,12 @@ fix it is told which bug is left.
   raw total log-probability.
 * ``08.score_completions``: a correct sequence scorer: log space, full
   vocabulary, padding masked, float32 or better, length-normalized.
+* ``08.audit_completion``: the audit of a completion from a causal model's
+  logits for the whole sequence: each completion token's probability, rank,
+  the model's top choice and the entropy at that step (row t scores token
+  t + 1; the prompt is not scored).
+* ``08.audit_verdict``: a reasoning exercise: the one-line verdict on the
+  audit of a completion, as a choice among labelled diagnoses.
 
 >>> import numpy as np
 >>> from utils.exercises import get
@@ -32,12 +38,16 @@ from functools import partial
 import numpy as np
 
 from utils import sequences
-from utils.exercises._matching import first_matching_mistake, values_match
+from utils.exercises._matching import as_float64, first_matching_mistake, values_match
 from utils.exercises._spec import Case, Exercise
 from utils.probability import log_softmax, softmax
 
 __all__ = [
+    "AUDIT_KEYS",
+    "AUDIT_VERDICT_OPTIONS",
     "EXERCISES",
+    "audit_completion_reference",
+    "audit_verdict_reference",
     "candidate_probs_reference",
     "log_probs_fp16_reference",
     "most_confident_context_reference",
@@ -1128,6 +1138,290 @@ SCORE_COMPLETIONS = Exercise(
 )
 
 
+# ------------------------------------------------------ 08.audit_completion
+
+AUDIT_KEYS = ("prob", "rank", "argmax", "entropy")
+
+
+def _audit_rows(logits, token_ids, prompt_length, *, shift: int = 1):
+    """(rows of logits, scored token ids) of the completion; shift=0 is the unshifted bug."""
+    logits = np.asarray(logits, dtype=np.float64)
+    token_ids = np.asarray(token_ids, dtype=np.int64)
+    positions = np.arange(int(prompt_length), len(token_ids))
+    return logits[positions - shift], token_ids[positions]
+
+
+def _audit_of(rows: np.ndarray, tokens: np.ndarray) -> dict:
+    log_probs = log_softmax(rows, axis=-1)
+    steps = np.arange(len(tokens))
+    own = rows[steps, tokens]
+    with np.errstate(invalid="ignore"):
+        plogp = np.where(np.isneginf(log_probs), 0.0, np.exp(log_probs) * log_probs)
+    return {
+        "prob": np.exp(log_probs[steps, tokens]),
+        "rank": 1 + (rows > own[:, None]).sum(axis=-1),
+        "argmax": np.argmax(rows, axis=-1),
+        "entropy": -plogp.sum(axis=-1),
+    }
+
+
+def audit_completion_reference(logits, token_ids, prompt_length) -> dict:
+    """The audit of the completion token_ids[prompt_length:].
+
+    `logits` (time, vocab): row t is the model's logits for the token after
+    token_ids[:t + 1] (what a causal model returns for the whole sequence);
+    `token_ids` (time,): the prompt, then the completion. For each completion
+    token (scored by the row before it): "prob" its probability, "rank" 1 +
+    the number of tokens with a larger logit, "argmax" the model's top choice
+    (the lowest id on a tie), "entropy" of that step's distribution in nats.
+    """
+    return _audit_of(*_audit_rows(logits, token_ids, prompt_length))
+
+
+def _audit_sequence(seed: int, time: int, vocab: int, spread: float, prompt_length: int):
+    rng = np.random.default_rng(seed)
+    logits = spread * rng.standard_normal((time, vocab))
+    token_ids = rng.integers(0, vocab, size=time)
+    return logits, token_ids, prompt_length
+
+
+def _audit_by_hand():
+    # <s> the cat | sat </s>, over the vocabulary (<s>, the, cat, sat, </s>)
+    logits = np.array(
+        [
+            [-5.0, 3.0, 1.0, 0.0, -1.0],  # after "<s>"
+            [-5.0, -2.0, 2.0, 1.0, 0.0],  # after "<s> the"
+            [-5.0, -1.0, -3.0, 2.0, 1.5],  # after "<s> the cat": "sat" is the favourite
+            [-5.0, 0.0, 0.0, -2.0, 3.0],  # after "<s> the cat sat": "</s>" is likely
+            [0.0, 0.0, 0.0, 0.0, 0.0],  # after "</s>": never used to score
+        ]
+    )
+    return logits, np.array([0, 1, 2, 3, 4]), 3
+
+
+def _audit_ties():
+    # A completion token tied with another at the top, and one tied behind a leader.
+    logits, token_ids, prompt_length = _audit_sequence(821, 5, 6, 1.5, 2)
+    logits[1, token_ids[2]] = logits[1].max() + 1.0
+    logits[1, (token_ids[2] + 1) % 6] = logits[1, token_ids[2]]
+    logits[2, :] = 0.0
+    logits[2, 5] = 2.0
+    token_ids[3] = 1
+    return logits, token_ids, prompt_length
+
+
+def _audit_ruled_out():
+    # A token the model rules out (-inf logit) at every step; never the completion's.
+    logits, token_ids, prompt_length = _audit_sequence(822, 6, 5, 2.0, 2)
+    token_ids[token_ids == 4] = 3
+    logits[:, 4] = -np.inf
+    return logits, token_ids, prompt_length
+
+
+def _audit_large():
+    logits, token_ids, prompt_length = _audit_sequence(823, 5, 8, 3.0, 1)
+    return logits + 1000.0, token_ids, prompt_length
+
+
+_AUDIT_CASES = (
+    Case(args=_audit_by_hand(), label="<s> the cat | sat </s> (by hand)"),
+    Case(args=_audit_sequence(824, 7, 12, 2.0, 3), label="a prompt of 3 tokens, 4 to audit"),
+    Case(args=_audit_sequence(825, 6, 9, 1.0, 1), label="only <s> as the prompt"),
+    Case(args=_audit_ties(), label="tied logits at the top"),
+    Case(args=_audit_ruled_out(), label="a token ruled out (-inf) at every step"),
+    Case(args=_audit_large(), label="logits near 1000"),
+)
+
+
+def _audit_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for index in range(5):
+        time, vocab = int(rng.integers(3, 14)), int(rng.integers(3, 40))
+        prompt_length = int(rng.integers(1, time))
+        spread = float(rng.uniform(0.5, 4.0))
+        seed = int(rng.integers(0, 2**32))
+        logits, token_ids, prompt_length = _audit_sequence(seed, time, vocab, spread, prompt_length)
+        if index == 1:
+            logits[:, 0] = -np.inf  # the model never predicts <s>
+            token_ids[prompt_length:][token_ids[prompt_length:] == 0] = 1
+        elif index == 2:
+            logits += float(rng.choice([-700.0, 700.0]))
+        cases.append(
+            Case(
+                args=(logits, token_ids, prompt_length),
+                label=f"random #{index + 1}: {time} tokens, prompt {prompt_length}, {vocab} words",
+            )
+        )
+    return cases
+
+
+def _audit_mistakes(case: Case) -> list[tuple[str, dict]]:
+    logits, token_ids, prompt_length = case.args
+    rows, tokens = _audit_rows(logits, token_ids, prompt_length)
+    right = _audit_of(rows, tokens)
+    unshifted = _audit_of(*_audit_rows(logits, token_ids, prompt_length, shift=0))
+    order = np.argsort(-rows, axis=-1, kind="stable")
+    own = rows[np.arange(len(tokens)), tokens]
+    steps = np.arange(len(tokens))
+    return [
+        (
+            "unshifted",
+            unshifted,
+            "row t of the logits predicts the token AFTER token t: score token t with row "
+            "t - 1. You paired each token with its own row (no shift).",
+        ),
+        (
+            "rank",
+            {**right, "rank": right["rank"] - 1},
+            "the rank counts from 1: the model's top choice has rank 1.",
+        ),
+        (
+            "rank",
+            {**right, "rank": (rows >= own[:, None]).sum(axis=-1)},
+            "a tied token shares the better rank: count only the tokens with a strictly "
+            "larger logit (>= also counts the tokens tied with it).",
+        ),
+        (
+            "rank",
+            {**right, "rank": 1 + np.argmax(order == tokens[:, None], axis=-1)},
+            "a tied token shares the better rank: count only the tokens with a strictly "
+            "larger logit (a sorted position depends on how ties were ordered).",
+        ),
+        (
+            "entropy",
+            {**right, "entropy": right["entropy"] / np.log(2)},
+            "the entropy is in nats (natural log), not bits.",
+        ),
+        (
+            "prob",
+            {**right, "prob": softmax(rows, axis=0)[steps, tokens]},
+            "normalized over the time axis; each step's distribution is along the "
+            "vocabulary (last axis).",
+        ),
+        (
+            "argmax",
+            {**right, "argmax": tokens},
+            "argmax is the model's own top choice at that step, not the token the completion took.",
+        ),
+    ]
+
+
+def _audit_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, dict) or set(got) != set(AUDIT_KEYS):
+        return None
+    logits, token_ids, prompt_length = case.args
+    steps = len(token_ids) - int(prompt_length)
+    shapes = {key: np.shape(got[key]) for key in AUDIT_KEYS}
+    if any(shape != (steps,) for shape in shapes.values()):
+        if any(shape == (len(token_ids) - 1,) for shape in shapes.values()):
+            return (
+                "you audited the prompt too: audit only the completion's tokens, "
+                "token_ids[prompt_length:], one entry each."
+            )
+        if any(shape == (len(token_ids),) for shape in shapes.values()):
+            return (
+                "one entry per completion token (token_ids[prompt_length:]): the prompt is "
+                "given, not scored."
+            )
+        return None
+    entropy = as_float64(got["entropy"])
+    rows, _ = _audit_rows(logits, token_ids, prompt_length)
+    ruled_out = np.isneginf(rows).any(axis=-1)
+    if entropy is not None and ruled_out.any() and np.array_equal(np.isnan(entropy), ruled_out):
+        return (
+            "the entropy is NaN exactly where a token is ruled out (probability 0): "
+            "0 * log 0 = NaN in floating point, but its term in the entropy is 0 (the limit "
+            "of p log p)."
+        )
+    for key, wrong, message in _audit_mistakes(case):
+        keys = AUDIT_KEYS if key == "unshifted" else (key,)
+        if all(_matches(got[name], wrong[name]) for name in keys) and not all(
+            _matches(wrong[name], expected[name]) for name in keys
+        ):
+            return message
+    return None
+
+
+AUDIT_COMPLETION = Exercise(
+    id="08.audit_completion",
+    title="Audit a completion: probability, rank, top choice and entropy per step",
+    points=3,
+    answer_name="audit_completion",
+    kind="function",
+    reference=audit_completion_reference,
+    visible_cases=_AUDIT_CASES,
+    hidden_cases=_audit_hidden,
+    rtol=1e-6,
+    atol=1e-9,
+    diagnose=_audit_diagnose,
+    hints=(
+        "A causal model's output at position t is its guess for the NEXT token, so each "
+        "completion token is judged by the row of the position before it; the prompt's own "
+        "tokens are not judged.",
+        "For each of those rows: a stable softmax over the vocabulary, the token's own "
+        "probability, how many words have a strictly larger logit (plus one), the index "
+        "of the largest logit, and -sum p log p where a probability of 0 adds nothing.",
+    ),
+)
+
+
+# --------------------------------------------------------- 08.audit_verdict
+
+AUDIT_VERDICT_OPTIONS = {
+    "a": "the model hesitates at every step: the low score is spread over many words it "
+    "found about as likely as the others",
+    "b": 'one step decides it: right after "slept" the model is fairly sure of another word '
+    'and gives "on" almost nothing; the other steps are ordinary',
+    "c": "it is the greedy completion: every token is the model's top choice",
+    "d": "a scoring bug, not the model: the probabilities are paired with the wrong rows",
+    "e": "the completion was cut short: its end token was never scored",
+}
+
+
+def audit_verdict_reference() -> str:
+    """The audit of 'the cat | slept on the mat </s>': one confident step decides (b)."""
+    return "b"
+
+
+_VERDICT_EXPLANATIONS = {
+    "a": "look at the entropy where the score drops: the model is not hesitating there, it "
+    "is fairly sure of another word.",
+    "c": "look at the rank column: a token of rank 1 is the top choice, and not all of them are.",
+    "d": "the audit scores each token with the row before it, and most steps look ordinary: "
+    "a shifted pairing makes nearly every probability absurd.",
+    "e": "the completion ends with </s>, and its row is in the audit.",
+}
+
+
+def _verdict_diagnose(case: Case, expected, got) -> str | None:
+    if not isinstance(got, str):
+        return None
+    choice = got.strip().casefold()
+    if choice in _VERDICT_EXPLANATIONS:
+        return f"not ({choice}): {_VERDICT_EXPLANATIONS[choice]}"
+    if choice not in AUDIT_VERDICT_OPTIONS:
+        return "answer with the letter alone, a to e, as a string: e.g. 'a'."
+    return None
+
+
+AUDIT_VERDICT = Exercise(
+    id="08.audit_verdict",
+    title="Choose: the one-line verdict on a completion's audit",
+    points=2,
+    answer_name="audit_verdict",
+    kind="value",
+    reference=audit_verdict_reference,
+    diagnose=_verdict_diagnose,
+    hints=(
+        "Find the step where the probability collapses, then read that step's rank, top "
+        "choice and entropy together.",
+        "A low entropy says the model was sure at that step; a high rank and a tiny "
+        "probability say the completion took a word it did not expect. Does that happen "
+        "once or everywhere?",
+    ),
+)
+
+
 EXERCISES = [
     NEXT_TOKEN_PROBS,
     CANDIDATE_PROBS,
@@ -1136,4 +1430,6 @@ EXERCISES = [
     LOG_PROBS_FP16,
     RANK_COMPLETIONS,
     SCORE_COMPLETIONS,
+    AUDIT_COMPLETION,
+    AUDIT_VERDICT,
 ]
