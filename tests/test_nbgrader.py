@@ -38,6 +38,8 @@ def _require_nbgrader() -> None:
     """These tests run the real nbgrader: `make test` installs it (the `instructor` extra)."""
     if not HAS_NBGRADER:
         pytest.fail('nbgrader is not installed: run `make test`, or pip install -e ".[instructor]"')
+
+
 LOG2_LOGSUMEXP = (
     "def logsumexp(logits, axis=-1):\n"
     "    row_max = np.max(logits, axis=axis, keepdims=True)\n"
