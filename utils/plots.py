@@ -918,6 +918,7 @@ def plot_temperature_search(temperatures, criteria, *, title=None) -> CourseFigu
         ax.set_ylabel(name)
     if title:
         figure.suptitle(title, fontsize=11)
+    return figure
 
 
 # --- lesson 06 (sequence scores): beam search with its pruned branches ---------------------------

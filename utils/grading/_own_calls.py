@@ -29,7 +29,13 @@ MAX_CALL_CHARS = 150
 # added per exercise by `own_implementations`).
 ALWAYS = ("utils.checks", "utils.grading", "utils.exercises")
 # What lessons hand out from utils.exercises as tools for an exercise (never its answer).
-TOOLS = ("utils.exercises.lesson09.encode", "utils.exercises.lesson09.next_token_log_probs")
+TOOLS = (
+    "utils.exercises.lesson06.GREEDY_TRAP_CONTEXTS",
+    "utils.exercises.lesson06.TableModel",
+    "utils.exercises.lesson06.best_continuation_ids",
+    "utils.exercises.lesson09.encode",
+    "utils.exercises.lesson09.next_token_log_probs",
+)
 
 _PROBABILITY = (
     "utils.probability",
@@ -102,6 +108,8 @@ OWN_IMPLEMENTATIONS: dict[str, tuple[str, ...]] = {
         "utils.log_softmax(temperature=)",
         "utils.probability.log_softmax(temperature=)",
     ),
+    "03.predict_peaked": (),  # a letter: the reasoning is not in code
+    "03.temperature_for_confidence": (),  # a number; softmax(temperature=) may test a guess
     "03.predict_tie_limit": (),
     "03.entropy": _ENTROPY,
     "04.next_token_distribution": (),  # softmax over the candidates' logits is the tool
@@ -111,15 +119,26 @@ OWN_IMPLEMENTATIONS: dict[str, tuple[str, ...]] = {
         "scipy.special.rel_entr",
         "scipy.special.kl_div",
     ),
+    "04.expected_calibration_error": (),  # no course function computes it
+    "04.predict_restoring_temperature": (),  # a number to predict
     "05.inverse_cdf_sample": _SAMPLING,
     "05.top_k_filter": _SAMPLING,
     "05.top_p_filter": _SAMPLING,
+    # The range's ends are running totals of sorted probabilities: top_p_filter can
+    # only test a p, never give an end exactly, so softmax is the tool and nothing is barred.
+    "05.top_p_range": (),
     "06.sequence_log_prob": _SEQUENCES,  # log_softmax allowed: scoring builds on it
     "06.length_normalized": _SEQUENCES,
     "06.best_sequence": (*_SEQUENCES, "utils.sequences.exhaustive_search"),
+    # Greedy against the best continuation: both searches are the tools the text hands out.
+    "06.greedy_traps": (),
+    "06.beam_trap": (),  # tables to build; the course's searches may verify them
+    "06.run_on_diagnosis": (),  # a letter
+    "06.sequence_entropy": _ENTROPY,
     "07.cross_entropy": (*_TRAINING, "sklearn.metrics.log_loss"),  # logsumexp allowed
     "07.cross_entropy_gradient": _TRAINING,  # softmax allowed: p - y needs p
     "07.sgd_step": _TRAINING,
+    "07.predict_step_signs": (),  # signs to predict
     "08.next_token_probs": _SOFTMAX_FAMILY,  # the fix is the softmax's axis
     "08.candidate_probs": (),  # the fix is which distribution; softmax is the tool
     "08.sequence_scores": _SEQUENCES,
@@ -127,6 +146,8 @@ OWN_IMPLEMENTATIONS: dict[str, tuple[str, ...]] = {
     "08.log_probs_fp16": (),  # the fix is the float32 upcast; log_softmax is the tool
     "08.rank_completions": _SEQUENCES,
     "08.score_completions": _SEQUENCES,
+    "08.audit_completion": (),  # softmax, ranks and entropy are its building blocks
+    "08.audit_verdict": (),  # a letter
     "09.word_log_prob": ("utils.lm.token_truth", "utils.lm.token_model"),
     "09.diagnose_scorer": (),
     "09.candidate_scores": ("utils.lm.token_truth", "utils.lm.token_model"),
