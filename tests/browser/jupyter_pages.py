@@ -85,7 +85,10 @@ def shows_the_same(old_png: bytes, new_png: bytes, *, tolerance=0.25, stray_pixe
     """
     old, new = _pixels(old_png), _pixels(new_png)
     # Layout rounding can also make an element's box a pixel taller or wider.
-    if old.shape[2] != new.shape[2] or max(abs(a - b) for a, b in zip(old.shape, new.shape)) > 2:
+    if (
+        old.shape[2] != new.shape[2]
+        or max(abs(a - b) for a, b in zip(old.shape, new.shape, strict=True)) > 2
+    ):
         return False
     rows, columns = min(old.shape[0], new.shape[0]), min(old.shape[1], new.shape[1])
     old, new = old[:rows, :columns], new[:rows, :columns]
