@@ -10,7 +10,7 @@ import numpy as np
 from jupyter_pages import shows_the_same
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 
 def _png(text: str, height_pixels: int = 120) -> bytes:
