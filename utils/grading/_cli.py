@@ -32,6 +32,18 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see {PROGRAM} --help)")
 
 
+def _make_output_folder(out: Path) -> None:
+    """Create `out` (private to the instructor) or exit 2 saying why it cannot be used."""
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise _UsageError(
+            f"cannot create the output folder {str(out)!r}: {error.strerror}"
+        ) from None
+    if not os.access(out, os.W_OK):
+        raise _UsageError(f"the output folder {str(out)!r} is not writable")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROGRAM,
@@ -178,14 +190,7 @@ def _check_arguments(arguments) -> tuple[Path, Path]:
     real_submissions, real_out = submissions.resolve(), out.resolve()
     if real_out == real_submissions or real_out in real_submissions.parents:
         raise _UsageError("--out must not be the submissions folder or contain it")
-    try:
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as error:
-        raise _UsageError(
-            f"cannot create the output folder {str(out)!r}: {error.strerror}"
-        ) from None
-    if not os.access(out, os.W_OK):
-        raise _UsageError(f"the output folder {str(out)!r} is not writable")
+    _make_output_folder(out)
     return submissions, out
 
 
@@ -279,12 +284,7 @@ def _merge(argv: list[str]) -> int:
         manifest, rows, feedback, lesson_points = merge_gradebooks(shards)
     except MergeError as error:
         raise _UsageError(f"cannot merge: {error}") from None
-    try:
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as error:
-        raise _UsageError(
-            f"cannot create the output folder {str(out)!r}: {error.strerror}"
-        ) from None
+    _make_output_folder(out)
     write_outputs(out, rows, feedback, lesson_points, manifest, roster)
     students = len({row.student for row in rows})
     print(

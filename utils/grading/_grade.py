@@ -205,13 +205,19 @@ def plan_lesson(lesson: str, seed: str, case_seconds: float) -> LessonPlan:
     )
 
 
-def course_fingerprint(course_root: str) -> str:
-    """A hash of every file of the `utils` package, bytecode caches included."""
+def course_fingerprint(course_root: str, *, bytecode: bool = True) -> str:
+    """A hash of every file of the `utils` package, bytecode caches included unless
+    `bytecode` is False (so every machine of a cluster with the same course agrees)."""
     digest = hashlib.sha256()
     package = os.path.join(course_root, "utils")
     for directory, folders, files in os.walk(package):
-        folders.sort()
+        if bytecode:
+            folders.sort()
+        else:
+            folders[:] = sorted(name for name in folders if name != "__pycache__")
         for name in sorted(files):
+            if not bytecode and name.endswith((".pyc", ".pyo")):
+                continue
             path = os.path.join(directory, name)
             digest.update(os.path.relpath(path, package).encode("utf-8", "surrogateescape"))
             try:

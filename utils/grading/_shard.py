@@ -23,7 +23,7 @@ import re
 import stat
 from pathlib import Path
 
-from utils.grading._grade import Row
+from utils.grading._grade import Row, course_fingerprint
 
 __all__ = [
     "MergeError",
@@ -91,21 +91,7 @@ def seed_check(seed: str) -> str:
 def source_fingerprint(course_root: str) -> str:
     """A hash of the course's `utils` sources (bytecode caches left out, so every machine
     of a cluster that has the same course agrees)."""
-    digest = hashlib.sha256()
-    package = os.path.join(course_root, "utils")
-    for directory, folders, files in os.walk(package):
-        folders[:] = sorted(name for name in folders if name != "__pycache__")
-        for name in sorted(files):
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            path = os.path.join(directory, name)
-            digest.update(os.path.relpath(path, package).encode("utf-8", "surrogateescape"))
-            try:
-                with open(path, "rb") as file:
-                    digest.update(hashlib.sha256(file.read()).digest())
-            except OSError:
-                digest.update(b"unreadable")
-    return digest.hexdigest()
+    return course_fingerprint(course_root, bytecode=False)
 
 
 def class_digest(students: list[str]) -> str:
