@@ -558,7 +558,7 @@ class Sandbox:
             tampering = None
             begin = time.monotonic()
             last_cell: int | None = None  # set: the final run stops before this cell
-            cell_limit = self.cell_timeout
+            cell_limit = self.cell_timeout  # for the cells after every left-out one
             while True:
                 left = self.timeout - (time.monotonic() - begin)
                 kept = [
@@ -566,7 +566,10 @@ class Sandbox:
                     for cell in cells
                     if cell[0] not in skipped and (last_cell is None or cell[0] < last_cell)
                 ]
-                job = (kept, plan, left, tagged or {}, cell_limit)
+                # The cells before the last one left out ran (or were interrupted and went
+                # on) within the option's limit: only the cells after it may get less.
+                proven = max(skipped, default=0)
+                job = (kept, plan, left, tagged or {}, cell_limit, proven)
                 run, _report, _stderr = self._spawn(slot, job, probe=False)
                 analysis = run.analysis if analysis is None else analysis
                 tampering = run.tampering if tampering is None else tampering
@@ -590,7 +593,9 @@ class Sandbox:
                 # run of the cells before it should the rerun get stuck again; when even
                 # that does not fit, the last run now, so the exercises those cells define
                 # are graded within --timeout.
-                reserve = prefix + 1.0
+                # (The last run's cells are the ones that took `prefix`: a quarter more and
+                # a second for a machine that got busier; its cases have their own budget.)
+                reserve = 1.25 * prefix + 1.0
                 cell_limit = min(
                     self.cell_timeout, left - prefix - reserve - INTERRUPT_GRACE_SECONDS - 1.0
                 )
@@ -610,7 +615,7 @@ class Sandbox:
                         run.skipped, run.skipped_how = dict(skipped), dict(how)
                         run.seconds = time.monotonic() - begin
                         return run
-                    last_cell = number
+                    last_cell = number  # (every cell it keeps is before it: proven)
         finally:
             self._slots.put(slot)
 
@@ -669,16 +674,20 @@ class Sandbox:
             descriptors = []
             run = ChildRun(notebook_timeout=self.timeout, memory_mb=self.memory_mb)
             report = None
+            stopped = False  # the grader stopped it (a limit): nothing to wait for
             try:
                 if probe:
                     report = self._read_probe(process, result_read, run)
                 else:
                     self._converse(process, result_read, run, *job)
+                    stopped = run.limit is not None or (
+                        run.ended_in is not None and run.ended_in[1] != "ended"
+                    )
                     if run.ended_in is not None:
                         # Ended in a cell: the notebook runs again without it.
                         run.limit = None
             finally:
-                self._end(process)
+                self._end(process, wait=not stopped)
                 run.seconds = time.monotonic() - begin
                 run.exit_code = process.returncode
             stderr = ""
@@ -696,10 +705,12 @@ class Sandbox:
             if scratch is not None:
                 _remove_tree(scratch, self.notes)
 
-    def _end(self, process: subprocess.Popen) -> None:
-        """Give an exiting child a moment to report its status, then kill what is left."""
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=2)
+    def _end(self, process: subprocess.Popen, *, wait: bool = True) -> None:
+        """Give an exiting child a moment to report its status (`wait`; not one the grader
+        stopped, whose seconds a rerun needs), then kill what is left."""
+        if wait:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
         if self.mode == "unconfined":
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -785,8 +796,11 @@ class Sandbox:
         return True
 
     def _converse(
-        self, process, result_read, run: ChildRun, cells, plan, budget, tagged, cell_limit
+        self, process, result_read, run: ChildRun, cells, plan, budget, tagged, cell_limit, proven
     ) -> None:
+        """Send the cells and the cases; follow the child's report until it ends or a limit
+        is reached. Cells numbered `proven` or lower get the option's per-cell limit,
+        later ones `cell_limit` (a rerun keeps time for a last run)."""
         conversation = _Conversation(run, plan, [number for number, _source in cells])
         reader = _protocol.FrameReader()
         stdin = process.stdin.fileno()
@@ -865,7 +879,11 @@ class Sandbox:
                             step = conversation.handle(header, arrays)
                             if step == "cell_started":
                                 run.cell_started[run.current_cell] = time.monotonic() - started
-                                cell_deadline = time.monotonic() + cell_limit
+                                cell_deadline = time.monotonic() + (
+                                    self.cell_timeout
+                                    if run.current_cell <= proven
+                                    else cell_limit
+                                )
                                 grace = False
                             elif step == "cells_done":
                                 cell_deadline = math.inf
