@@ -880,9 +880,7 @@ class Sandbox:
                             if step == "cell_started":
                                 run.cell_started[run.current_cell] = time.monotonic() - started
                                 cell_deadline = time.monotonic() + (
-                                    self.cell_timeout
-                                    if run.current_cell <= proven
-                                    else cell_limit
+                                    self.cell_timeout if run.current_cell <= proven else cell_limit
                                 )
                                 grace = False
                             elif step == "cells_done":
