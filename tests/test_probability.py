@@ -510,6 +510,18 @@ def test_blocked_paths_agree_with_scipy(shape, dtype, offset):
     np.testing.assert_array_equal(np.isneginf(log_softmax(scores, mask=mask)), ~mask)
 
 
+@pytest.mark.parametrize("width", [10, 5_000, 50_257])
+def test_float64_rows_below_zero_keep_every_digit_of_their_smallest_probabilities(width):
+    """Rows whose maximum is below 0 skip the max-shift in float64 only while no exp of a
+    raw score is subnormal: a score of -720 in a row peaking at -100 has probability
+    e^-620, a normal number that the raw exp(-720) (subnormal) would round coarsely."""
+    scores = np.random.default_rng(3).normal(-100.0, 4.5, size=(3, width))
+    scores[1, width // 2] = -720.0
+    ours = softmax(scores)
+    np.testing.assert_allclose(ours, scipy.special.softmax(scores, axis=-1), rtol=1e-13)
+    assert ours[1, width // 2] > 0
+
+
 @pytest.mark.parametrize("function", [softmax, log_softmax, logsumexp])
 def test_an_error_in_a_later_block_names_its_index_in_the_whole_array(function):
     scores = np.zeros((40, 5_000))

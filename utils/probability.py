@@ -55,6 +55,9 @@ _BLOCK_ENTRIES = 1 << 16
 # exp(64) * 2**31 terms is still far below float32's largest number (~3.4e38),
 # exp(640) * 2**63 below float64's: see `_exponents`.
 _UNSHIFTED_MAX = {np.dtype(np.float32): 64.0, np.dtype(np.float64): 640.0}
+# float64's exp(x) is a normal number (full precision) for x >= -708; float32's only for
+# x >= -87, above the raw logits of real LMs (GPT-2's lie near -100): see `_shift`.
+_NORMAL_EXP_FLOOR = {np.dtype(np.float64): -700.0}
 _FAST_DTYPES = (np.float32, np.float64)
 # Below this many entries, checking that no subtraction can overflow is cheaper than
 # entering np.errstate (a few microseconds, as much as a small softmax's arithmetic).
@@ -172,7 +175,7 @@ def _errors_located_in(scores: np.ndarray, axis: int | None, masked: bool):
         raise
 
 
-def _shift(row_max, row_range, scale):
+def _shift(block, row_max, row_range, scale):
     """What to subtract from each row of a (rows, vocab) block before exponentiating:
     its largest score, `row_max` (a column, checked finite; `row_range`: its lowest
     and highest entry).
@@ -183,11 +186,23 @@ def _shift(row_max, row_range, scale):
     can a sum of them, and the result is as accurate (no rounding of a
     subtraction): then None, no shift, which saves one of softmax's five
     passes over the data (~15% faster, `make bench`, with AVX-512 and AVX2
-    alike). log_softmax and logsumexp never skip it: their results are sums
-    and differences on the scale of the scores, where the shifted form keeps
-    the last digit that the unshifted one can lose.
+    alike). In float64 the same holds for rows whose maximum is below 0 (real
+    LMs' raw logits) as long as no exp of a raw score is a subnormal number,
+    which rounds coarser than exp of the shifted score would: one pass finds
+    the lowest score to check that. log_softmax and logsumexp never skip the
+    shift: their results are sums and differences on the scale of the scores,
+    where the shifted form keeps the last digit that the unshifted one can lose.
     """
-    if row_range[0] * scale >= 0 and row_range[1] * scale <= _UNSHIFTED_MAX[row_max.dtype]:
+    if row_range[1] * scale > _UNSHIFTED_MAX[row_max.dtype]:
+        return row_max
+    if row_range[0] * scale >= 0:
+        return None
+    floor = _NORMAL_EXP_FLOOR.get(row_max.dtype)
+    if (
+        floor is not None
+        and row_range[0] * scale >= floor
+        and float(np.minimum.reduce(block, axis=None)) * scale >= floor  # (-inf: a mask)
+    ):
         return None
     return row_max
 
@@ -221,7 +236,8 @@ def _exp_sums(block, shift, scratch):
 
 
 def _softmax_into(block, row_max, row_range, out, scale):
-    probs = np.exp(_exponents(block, _shift(row_max, row_range, scale), scale, out), out=out)
+    shift = _shift(block, row_max, row_range, scale)
+    probs = np.exp(_exponents(block, shift, scale, out), out=out)
     sums = np.add.reduce(probs, axis=1, keepdims=True)
     if probs.shape[1] < _SMALL_BLOCK:  # (short rows: one call fewer)
         return np.divide(probs, sums, out=out)
