@@ -179,13 +179,17 @@ def _large_cases():
 def test_top_p_on_a_large_vocabulary_matches_the_definition(p):
     # Rows that need thousands of tokens exceed the first candidate pool: it must grow.
     logits = _large_cases()
-    np.testing.assert_array_equal(kept(top_p_filter(logits, p)), reference_top_p(logits, p))
+    filtered = top_p_filter(logits, p)
+    np.testing.assert_array_equal(kept(filtered), reference_top_p(logits, p))
+    np.testing.assert_array_equal(filtered[kept(filtered)], logits[kept(filtered)])
 
 
 @pytest.mark.parametrize("k", [1, 7, 50, 3000, 20000])
 def test_top_k_on_a_large_vocabulary_matches_the_definition(k):
     logits = _large_cases()
-    np.testing.assert_array_equal(kept(top_k_filter(logits, k)), reference_top_k(logits, k))
+    filtered = top_k_filter(logits, k)
+    np.testing.assert_array_equal(kept(filtered), reference_top_k(logits, k))
+    np.testing.assert_array_equal(filtered[kept(filtered)], logits[kept(filtered)])
 
 
 def test_flat_rows_are_settled_by_the_band_search_not_by_sorting_whole_rows(monkeypatch):
