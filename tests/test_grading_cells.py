@@ -15,6 +15,7 @@ import csv
 import dataclasses
 
 import grading_fixtures as fx
+import nbformat
 import pytest
 from test_grading import copy_course, run_grader
 
@@ -64,6 +65,21 @@ if hasattr(_m, "_run_exercise"):
         return _orig(task, arrays, namespace, tools)
     _m._run_exercise = _patched
 """
+
+
+def after_cell(notebook, cell_id: str, *sources: str):
+    """New code cells right after the cell with that id."""
+    position = next(i for i, cell in enumerate(notebook.cells) if cell.get("id") == cell_id) + 1
+    for offset, source in enumerate(sources):
+        notebook.cells.insert(position + offset, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+# Legal work: cells within the per-cell limit that together take most of --timeout.
+SLOW = "import time\ntime.sleep(1.2)\n"
+SWALLOW = (
+    "while True:\n    try:\n        while True:\n            pass\n    except:\n        pass\n"
+)
 
 
 def notebooks() -> dict:
@@ -132,6 +148,22 @@ def notebooks() -> dict:
             STUCK,
             STUCK,
         ),
+        # Red team 05:25: after legal work that leaves no time for a rerun, a cell that
+        # ignores the interrupt (or swallows it with a bare `except`) is stopped where it
+        # is and the answers before it are graded, rather than nothing.
+        "slow_then_stuck": fx.at_end(fx.after_imports(fx.correct(), *[SLOW] * 7), STUCK),
+        "slow_then_swallows": fx.at_end(fx.after_imports(fx.correct(), *[SLOW] * 7), SWALLOW),
+        # ... and a stuck cell between the answers, where a rerun fits, is left out and the
+        # answer after it graded (the rerun had been given a per-cell limit of < 0 s).
+        "slow_stuck_between": after_cell(
+            fx.after_imports(fx.correct(), *[SLOW] * 3), "check-mean-score", STUCK
+        ),
+        # A forked child that leaves its branch ends at the end of its cell; it does not
+        # run (or report) the notebook's later cells.
+        "fork_child_raises": fx.after_imports(
+            fx.correct(), "import os\nif os.fork() == 0:\n    raise ValueError('in the child')\n"
+        ),
+        "fork_child_returns": fx.after_imports(fx.correct(), "import os\npid = os.fork()\n"),
         "raises_after_def": fx.set_answer(
             fx.correct(), ABOVE_ID, GOOD_ABOVE + "raise ValueError('after the def')\n"
         ),
@@ -194,6 +226,11 @@ def full(row) -> bool:
         "swallows_interrupts",
         "many_stuck",
         "slow_answer_many_stuck",
+        "slow_then_stuck",
+        "slow_then_swallows",
+        "slow_stuck_between",
+        "fork_child_raises",
+        "fork_child_returns",
         "forks",
         "floods",
         "os_exit",
@@ -223,6 +260,18 @@ def test_the_feedback_names_the_cell_and_what_the_grader_did(graded, student, sa
     assert "Cells the grader stopped" in text
     assert said in text, text
     assert f"--cell-timeout {CELL_TIMEOUT:g} s" in text or "ended" in said
+
+
+@pytest.mark.parametrize("student", ["slow_then_stuck", "slow_then_swallows"])
+def test_a_cell_stopped_where_it_was_is_said_so_and_not_as_a_rerun(graded, student):
+    text = " ".join(feedback(graded, student).replace("\\", "").split())
+    assert (
+        "did not stop when interrupted, and no time was left within the notebook time limit "
+        f"(--timeout {TIMEOUT:g} s) to run the notebook again without it: the cells were "
+        "stopped there and no later cell ran"
+    ) in text, text
+    assert "the notebook was run again without it" not in text
+    assert "was interrupted; the next cells ran" not in text
 
 
 @pytest.mark.parametrize("student", ["loop_before_def", "stuck_untagged"])

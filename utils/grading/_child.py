@@ -14,8 +14,10 @@ so nothing of the course is imported before it has limited itself. In order:
    that only display a course widget skipped), saying as each starts; an
    exception in a cell is recorded and the next cell runs, as with nbclient's
    `allow_errors`. The grader interrupts a cell past the per-cell limit with
-   SIGINT (KeyboardInterrupt in that cell), and stops the cells at the notebook
-   limit with SIGUSR1 (the running cell interrupted, no further cell run).
+   SIGINT (KeyboardInterrupt in that cell), and stops the cells with SIGUSR1
+   (at the notebook limit, or a cell that the interrupt did not stop): the
+   handler itself goes on to step 4 and ends the process, so no later cell
+   runs and no `except` in the cell can swallow the stop.
 4. Call each answer on its visible cases (`utils.checks.run_case`, a time
    budget per case) and send each exercise's outcomes as a frame on the
    results pipe.
@@ -168,16 +170,28 @@ def is_display_only(source: str) -> bool:
 
 
 class _CellState:
-    """Whether a cell is running: the grader's interrupt (SIGINT) only ever lands in one.
-    `stop`: the notebook's time is up (SIGUSR1): no further cell runs."""
+    """Whether a cell is running (`cell`: its number): the grader's interrupt (SIGINT)
+    only ever lands in one. `stop`: no further cell runs (SIGUSR1). `finish`: what
+    grades the cells run so far and ends the process; `pid`: the runner's process
+    (a cell's forked child that goes on with the notebook is not it)."""
 
     running = False
+    cell = None
     stop = False
+    finish = None
+    pid = None
+    problems = None  # the list `_run_cells` fills
 
 
 def _on_interrupt(signum, frame):
     if signum == signal.SIGUSR1:
         _CellState.stop = True
+        if _CellState.running and _CellState.finish is not None and _CellState.pid == os.getpid():
+            # Stopped inside a cell: grade from here and end the process, never going
+            # back into the cell (whose `except` or `finally` could swallow the stop).
+            _CellState.running = False
+            _CellState.problems.append({"cell": _CellState.cell, "error": "KeyboardInterrupt"})
+            _CellState.finish(_CellState.problems)
     if _CellState.running:
         raise KeyboardInterrupt
     # Between cells (the cell it was meant for had just finished): nothing to stop.
@@ -186,7 +200,7 @@ def _on_interrupt(signum, frame):
 def _run_cells(cells: list, namespace: dict, send) -> list[dict]:
     """Run every cell in order; before each, tell the grader which one starts (its
     per-cell clock), so it can interrupt a cell that runs too long."""
-    problems = []
+    problems = _CellState.problems = []
     for number, python in cells:
         if _CellState.stop:
             break
@@ -199,13 +213,17 @@ def _run_cells(cells: list, namespace: dict, send) -> list[dict]:
             continue
         send({"kind": "cell", "cell": number})
         try:
-            _CellState.running = True
+            _CellState.running, _CellState.cell = True, number
             exec(code, namespace)
         except BaseException as error:  # a cell's SystemExit or KeyboardInterrupt too
             _CellState.running = False
             problems.append({"cell": number, "error": _short(error)})
         finally:
             _CellState.running = False
+        if os.getpid() != _CellState.pid:
+            # A process the cell forked that left its branch: it must not run the
+            # notebook's later cells (nor report them as the notebook's).
+            os._exit(EXIT_DONE)
     return problems
 
 
@@ -383,8 +401,11 @@ def _grade(result_fd: int, course_root: str) -> None:
         "case_seconds": float(visible["case_seconds"]),
     }
 
+    _CellState.pid = os.getpid()
+
     def send(header, frame_arrays=()):
-        write_frame(result_fd, header, frame_arrays)
+        if os.getpid() == _CellState.pid:  # (never a forked child's frames)
+            write_frame(result_fd, header, frame_arrays)
 
     cells = [(number, _converted(source)) for number, source in cells_frame["cells"]]
     send(
@@ -402,23 +423,34 @@ def _grade(result_fd: int, course_root: str) -> None:
     namespace.update({"__name__": "__main__", "__builtins__": __builtins__})
     shell = _GraderShell(namespace)
     namespace.update(get_ipython=lambda: shell, display=_display)
+
+    def finish(problems):
+        """Report the cells, check the answers, end the process (also from a stop)."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        _CellState.finish = None
+        try:
+            send({"kind": "cells", "problems": problems})
+            signal.signal(signal.SIGALRM, _on_alarm)
+            signal.signal(signal.SIGPROF, _on_alarm)
+            _run_phase("visible", visible["tasks"], arrays, namespace, tools, send)
+            frame = read_frame(jobs)
+            if frame is not None:
+                hidden, hidden_arrays = frame
+                hidden_arrays = {f"a{index}": array for index, array in enumerate(hidden_arrays)}
+                _run_phase("hidden", hidden["tasks"], hidden_arrays, namespace, tools, send)
+                send({"kind": "done"})
+        except BaseException as error:
+            sys.stderr.write(f"grading child: {_short(error)}\n")
+            sys.stderr.flush()
+            os._exit(EXIT_BROKEN)
+        # Skip atexit handlers and non-daemon threads the notebook may have left.
+        os._exit(EXIT_DONE)
+
+    _CellState.finish = finish
     signal.signal(signal.SIGINT, _on_interrupt)
     signal.signal(signal.SIGUSR1, _on_interrupt)
-    problems = _run_cells(cells, namespace, send)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    send({"kind": "cells", "problems": problems})
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.signal(signal.SIGPROF, _on_alarm)
-    _run_phase("visible", visible["tasks"], arrays, namespace, tools, send)
-    del visible, visible_arrays, arrays
-    frame = read_frame(jobs)
-    if frame is None:
-        return
-    hidden, hidden_arrays = frame
-    arrays = {f"a{index}": array for index, array in enumerate(hidden_arrays)}
-    _run_phase("hidden", hidden["tasks"], arrays, namespace, tools, send)
-    send({"kind": "done"})
+    finish(_run_cells(cells, namespace, send))
 
 
 def _probe(result_fd: int, course_root: str) -> None:

@@ -391,9 +391,42 @@ def answer_cell(submission: Submission, spec: Exercise, run: ChildRun, index: in
     return tagged[-1] if tagged else None
 
 
+def _stop_note(submission: Submission, run: ChildRun) -> str:
+    """Why no cell ran from `run.stopped_at` on."""
+    label = cell_label(submission, run.stopped_at)
+    no_time = (
+        f"no time was left within the notebook time limit (--timeout {run.notebook_timeout:g} "
+        "s) to run the notebook again without it"
+    )
+    if run.stopped_why == "uninterruptible":
+        return (
+            f"{label} ran past the per-cell time limit (--cell-timeout {run.cell_timeout:g} s) "
+            f"and did not stop when interrupted, and {no_time}: the cells were stopped there "
+            "and no later cell ran"
+        )
+    if run.stopped_why == "left out":
+        why = {
+            "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
+            f"{run.cell_timeout:g} s) and could not be stopped",
+            "ended": "ended the notebook's process "
+            f"({run.skipped_how.get(run.stopped_at, 'exited')})",
+            "memory": f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
+        }.get(run.skipped.get(run.stopped_at), "could not be run")
+        return (
+            f"{label} {why}; the notebook was run again up to the cell before it, and no "
+            "later cell ran"
+        )
+    return (
+        f"the notebook's cells ran past the notebook time limit (--timeout "
+        f"{run.notebook_timeout:g} s) in {label}: it was interrupted and no later cell ran"
+    )
+
+
 def _cell_notes(submission: Submission, run: ChildRun) -> list[str]:
     notes = []
     for number, why in sorted(run.skipped.items()):
+        if run.stopped_why == "left out" and number == run.stopped_at:
+            continue  # (said below)
         what = {
             "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
             f"{run.cell_timeout:g} s) and did not stop when interrupted",
@@ -404,13 +437,9 @@ def _cell_notes(submission: Submission, run: ChildRun) -> list[str]:
             f"{cell_label(submission, number)} {what}; the notebook was run again without it"
         )
     if run.stopped_at is not None:
-        notes.append(
-            f"the notebook's cells ran past the notebook time limit (--timeout "
-            f"{run.notebook_timeout:g} s) in {cell_label(submission, run.stopped_at)}: it was "
-            "interrupted and no later cell ran"
-        )
+        notes.append(_stop_note(submission, run))
     for number in run.interrupted:
-        if number not in run.skipped:
+        if number not in run.skipped and number != run.stopped_at:
             notes.append(
                 f"{cell_label(submission, number)} ran past the per-cell time limit "
                 f"(--cell-timeout {run.cell_timeout:g} s) and was interrupted; the next "
@@ -522,6 +551,14 @@ def _undefined_row(submission: Submission, spec, index: int, run: ChildRun) -> R
         status, what = (
             "error",
             "ended the notebook's process; the notebook was run again without it",
+        )
+    elif run.stopped_at is not None and cell >= run.stopped_at and run.stopped_why != "notebook":
+        status, what = (
+            "timeout",
+            f"did not run: {_stop_note(submission, run)}"
+            if cell > run.stopped_at
+            else f"ran past the per-cell time limit ({limit}) and did not stop when "
+            "interrupted; the cells were stopped there",
         )
     elif run.stopped_at is not None and cell >= run.stopped_at:
         status, what = (

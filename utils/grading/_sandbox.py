@@ -69,6 +69,12 @@ INTERRUPT_GRACE_SECONDS = 2.0  # after SIGINT, before the cell counts as uninter
 MAX_RERUNS = 4  # cells left out (each one a rerun of the notebook without it)
 
 
+def _rerun_seconds(prefix: float) -> float:
+    """What a rerun needs to get back to where a run took `prefix` seconds, with a
+    quarter more and a second for a machine that got busier."""
+    return 1.25 * prefix + 1.0
+
+
 class SandboxError(RuntimeError):
     """The grader cannot run sandboxed children on this machine (with the reason)."""
 
@@ -142,7 +148,10 @@ class ChildRun:
     skipped: dict[int, str] = field(default_factory=dict)
     skipped_how: dict[int, str] = field(default_factory=dict)  # how each ended its process
     ended_in: tuple[int, str] | None = None  # this child ended inside that cell
-    stopped_at: int | None = None  # the notebook's time ran out in this cell: none after ran
+    stopped_at: int | None = None  # the cells were stopped in (or before) it: none after ran
+    # Why: "notebook" (--timeout), "uninterruptible" (it did not stop when interrupted and
+    # no rerun without it fitted), "left out" (a last run stopped before it).
+    stopped_why: str = "notebook"
     cell_started: dict[int, float] = field(default_factory=dict)  # seconds into the run
     cell_timeout: float = 0.0
 
@@ -544,11 +553,13 @@ class Sandbox:
     def run(self, cells: list, plan, tagged: dict | None = None) -> ChildRun:
         """Run one submission (its raw code cells) against `plan`'s cases.
 
-        A cell that ends the child's process, or runs past the per-cell limit and does
-        not stop when interrupted, is left out and the notebook runs again from the
-        start without it (at most MAX_RERUNS times, all runs within --timeout); when no
-        time (or rerun) is left for that, a last run stops before the cell, so the
-        exercises whose cells ran are still graded."""
+        A cell that runs past the per-cell limit and does not stop when interrupted
+        is left out and the notebook runs again from the start without it, while a
+        rerun fits in --timeout (at most MAX_RERUNS times); when none fits, the child
+        is stopped in that cell (SIGUSR1: no later cell runs) and what the cells
+        defined is graded. A cell that ends the child's process (or one that cannot
+        even be stopped) is left out the same way; when no rerun fits, a last run
+        stops before it, so the exercises whose cells ran are still graded."""
         slot = self._slots.get()
         try:
             skipped: dict[int, str] = {}
@@ -558,7 +569,6 @@ class Sandbox:
             tampering = None
             begin = time.monotonic()
             last_cell: int | None = None  # set: the final run stops before this cell
-            cell_limit = self.cell_timeout  # for the cells after every left-out one
             while True:
                 left = self.timeout - (time.monotonic() - begin)
                 kept = [
@@ -566,10 +576,8 @@ class Sandbox:
                     for cell in cells
                     if cell[0] not in skipped and (last_cell is None or cell[0] < last_cell)
                 ]
-                # The cells before the last one left out ran (or were interrupted and went
-                # on) within the option's limit: only the cells after it may get less.
-                proven = max(skipped, default=0)
-                job = (kept, plan, left, tagged or {}, cell_limit, proven)
+                may_rerun = last_cell is None and len(skipped) < MAX_RERUNS
+                job = (kept, plan, left, tagged or {}, may_rerun)
                 run, _report, _stderr = self._spawn(slot, job, probe=False)
                 analysis = run.analysis if analysis is None else analysis
                 tampering = run.tampering if tampering is None else tampering
@@ -578,7 +586,7 @@ class Sandbox:
                 run.skipped, run.skipped_how = dict(skipped), dict(how)
                 run.interrupted = sorted(set(interrupted) | set(run.interrupted))
                 if last_cell is not None and run.ended_in is None:
-                    run.stopped_at = last_cell  # no cell from there on ran
+                    run.stopped_at, run.stopped_why = last_cell, "left out"
                 if run.ended_in is None or run.protocol_error is not None or last_cell:
                     run.seconds = time.monotonic() - begin
                     return run
@@ -589,16 +597,9 @@ class Sandbox:
                 if why == "ended":  # before any hidden case was sent: safe to say how
                     how[number] = run.end()
                 interrupted = run.interrupted
-                # Rerun without it, with a per-cell limit that still leaves time for a last
-                # run of the cells before it should the rerun get stuck again; when even
-                # that does not fit, the last run now, so the exercises those cells define
-                # are graded within --timeout.
-                # (The last run's cells are the ones that took `prefix`: a quarter more and
-                # a second for a machine that got busier; its cases have their own budget.)
-                reserve = 1.25 * prefix + 1.0
-                cell_limit = min(
-                    self.cell_timeout, left - prefix - reserve - INTERRUPT_GRACE_SECONDS - 1.0
-                )
+                fits = left >= _rerun_seconds(prefix)
+                if fits and len(skipped) <= MAX_RERUNS:
+                    continue  # run again without it
                 answers_before = any(
                     cell < number
                     for cells_of in [
@@ -607,15 +608,11 @@ class Sandbox:
                     ]
                     for cell in cells_of
                 )
-                if cell_limit < 1.0 and not answers_before and len(skipped) <= MAX_RERUNS:
-                    # A last run would grade nothing: rerun with all the time left.
-                    cell_limit = min(self.cell_timeout, left - prefix - 1.0)
-                if len(skipped) > MAX_RERUNS or cell_limit < 1.0:
-                    if left < reserve or not answers_before:
-                        run.skipped, run.skipped_how = dict(skipped), dict(how)
-                        run.seconds = time.monotonic() - begin
-                        return run
-                    last_cell = number  # (every cell it keeps is before it: proven)
+                if not fits or not answers_before:
+                    run.skipped, run.skipped_how = dict(skipped), dict(how)
+                    run.seconds = time.monotonic() - begin
+                    return run
+                last_cell = number
         finally:
             self._slots.put(slot)
 
@@ -796,11 +793,12 @@ class Sandbox:
         return True
 
     def _converse(
-        self, process, result_read, run: ChildRun, cells, plan, budget, tagged, cell_limit, proven
+        self, process, result_read, run: ChildRun, cells, plan, budget, tagged, may_rerun
     ) -> None:
         """Send the cells and the cases; follow the child's report until it ends or a limit
-        is reached. Cells numbered `proven` or lower get the option's per-cell limit,
-        later ones `cell_limit` (a rerun keeps time for a last run)."""
+        is reached. A cell that does not stop when interrupted ends this child when a
+        rerun without it may and can follow (`may_rerun`, time left), else the cells are
+        stopped there and graded."""
         conversation = _Conversation(run, plan, [number for number, _source in cells])
         reader = _protocol.FrameReader()
         stdin = process.stdin.fileno()
@@ -814,6 +812,7 @@ class Sandbox:
         run.cell_timeout = self.cell_timeout  # the option (a rerun may use less)
         cell_deadline = math.inf  # the running cell's limit; then its grace after SIGINT
         grace = False
+        stopping = False  # SIGUSR1 sent to a cell that ignored SIGINT: its grace runs
         limit = "notebook"
         next_memory_check = 0.0
         with selectors.DefaultSelector() as selector:
@@ -841,9 +840,21 @@ class Sandbox:
                     run.limit = limit
                     return
                 if now >= cell_deadline and run.current_cell is not None:
+                    if grace and not stopping:
+                        prefix = run.cell_started.get(run.current_cell, 0.0)
+                        if not (may_rerun and left >= _rerun_seconds(prefix)) and self._interrupt(
+                            process, run, signal.SIGUSR1
+                        ):
+                            # No rerun without it fits: stop the cells here and grade them.
+                            run.stopped_at, run.stopped_why = run.current_cell, "uninterruptible"
+                            stopping = True
+                            cell_deadline = now + INTERRUPT_GRACE_SECONDS
+                            deadline = max(deadline, cell_deadline + 1.0)
+                            continue
                     if grace or not self._interrupt(process, run):
                         # It did not stop: end this child, run the notebook without it.
                         run.ended_in = (run.current_cell, "uninterruptible")
+                        run.stopped_at = None
                         return
                     run.interrupted.append(run.current_cell)
                     grace = True
@@ -879,9 +890,7 @@ class Sandbox:
                             step = conversation.handle(header, arrays)
                             if step == "cell_started":
                                 run.cell_started[run.current_cell] = time.monotonic() - started
-                                cell_deadline = time.monotonic() + (
-                                    self.cell_timeout if run.current_cell <= proven else cell_limit
-                                )
+                                cell_deadline = time.monotonic() + self.cell_timeout
                                 grace = False
                             elif step == "cells_done":
                                 cell_deadline = math.inf
