@@ -391,6 +391,16 @@ def answer_cell(submission: Submission, spec: Exercise, run: ChildRun, index: in
     return tagged[-1] if tagged else None
 
 
+def _left_out_reason(run: ChildRun, number: int) -> str:
+    """Why cell `number` was left out of the reruns, in words."""
+    return {
+        "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
+        f"{run.cell_timeout:g} s) and did not stop when interrupted",
+        "ended": f"ended the notebook's process ({run.skipped_how.get(number, 'exited')})",
+        "memory": f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
+    }.get(run.skipped.get(number), "could not be run")
+
+
 def _stop_note(submission: Submission, run: ChildRun) -> str:
     """Why no cell ran from `run.stopped_at` on."""
     label = cell_label(submission, run.stopped_at)
@@ -405,16 +415,9 @@ def _stop_note(submission: Submission, run: ChildRun) -> str:
             "and no later cell ran"
         )
     if run.stopped_why == "left out":
-        why = {
-            "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
-            f"{run.cell_timeout:g} s) and could not be stopped",
-            "ended": "ended the notebook's process "
-            f"({run.skipped_how.get(run.stopped_at, 'exited')})",
-            "memory": f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
-        }.get(run.skipped.get(run.stopped_at), "could not be run")
         return (
-            f"{label} {why}; the notebook was run again up to the cell before it, and no "
-            "later cell ran"
+            f"{label} {_left_out_reason(run, run.stopped_at)}; the notebook was run again up "
+            "to the cell before it, and no later cell ran"
         )
     return (
         f"the notebook's cells ran past the notebook time limit (--timeout "
@@ -424,17 +427,12 @@ def _stop_note(submission: Submission, run: ChildRun) -> str:
 
 def _cell_notes(submission: Submission, run: ChildRun) -> list[str]:
     notes = []
-    for number, why in sorted(run.skipped.items()):
+    for number in sorted(run.skipped):
         if run.stopped_why == "left out" and number == run.stopped_at:
             continue  # (said below)
-        what = {
-            "uninterruptible": f"ran past the per-cell time limit (--cell-timeout "
-            f"{run.cell_timeout:g} s) and did not stop when interrupted",
-            "ended": f"ended the notebook's process ({run.skipped_how.get(number, 'exited')})",
-            "memory": f"used more than the memory limit (--memory-mb {run.memory_mb} MiB)",
-        }.get(why, "could not be run")
         notes.append(
-            f"{cell_label(submission, number)} {what}; the notebook was run again without it"
+            f"{cell_label(submission, number)} {_left_out_reason(run, number)}; the notebook "
+            "was run again without it"
         )
     if run.stopped_at is not None:
         notes.append(_stop_note(submission, run))

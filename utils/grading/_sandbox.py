@@ -152,6 +152,7 @@ class ChildRun:
     # Why: "notebook" (--timeout), "uninterruptible" (it did not stop when interrupted and
     # no rerun without it fitted), "left out" (a last run stopped before it).
     stopped_why: str = "notebook"
+    rerun: bool = False  # ended in a cell that ignored SIGINT, for a rerun without it (fits)
     cell_started: dict[int, float] = field(default_factory=dict)  # seconds into the run
     cell_timeout: float = 0.0
 
@@ -598,8 +599,8 @@ class Sandbox:
                     how[number] = run.end()
                 interrupted = run.interrupted
                 fits = left >= _rerun_seconds(prefix)
-                if fits and len(skipped) <= MAX_RERUNS:
-                    continue  # run again without it
+                if run.rerun or (fits and len(skipped) <= MAX_RERUNS):
+                    continue  # run again without it (`run.rerun`: as `_converse` decided)
                 answers_before = any(
                     cell < number
                     for cells_of in [
@@ -809,7 +810,7 @@ class Sandbox:
         pending += plan.visible_frame
         started = time.monotonic()
         deadline = started + max(budget, 0.0)
-        run.cell_timeout = self.cell_timeout  # the option (a rerun may use less)
+        run.cell_timeout = self.cell_timeout
         cell_deadline = math.inf  # the running cell's limit; then its grace after SIGINT
         grace = False
         stopping = False  # SIGUSR1 sent to a cell that ignored SIGINT: its grace runs
@@ -842,9 +843,8 @@ class Sandbox:
                 if now >= cell_deadline and run.current_cell is not None:
                     if grace and not stopping:
                         prefix = run.cell_started.get(run.current_cell, 0.0)
-                        if not (may_rerun and left >= _rerun_seconds(prefix)) and self._interrupt(
-                            process, run, signal.SIGUSR1
-                        ):
+                        run.rerun = may_rerun and left >= _rerun_seconds(prefix)
+                        if not run.rerun and self._interrupt(process, run, signal.SIGUSR1):
                             # No rerun without it fits: stop the cells here and grade them.
                             run.stopped_at, run.stopped_why = run.current_cell, "uninterruptible"
                             stopping = True
@@ -854,7 +854,7 @@ class Sandbox:
                     if grace or not self._interrupt(process, run):
                         # It did not stop: end this child, run the notebook without it.
                         run.ended_in = (run.current_cell, "uninterruptible")
-                        run.stopped_at = None
+                        run.stopped_at, run.stopped_why = None, "notebook"
                         return
                     run.interrupted.append(run.current_cell)
                     grace = True
